@@ -1,0 +1,41 @@
+# Every target sets itself up: .venv is (re)built from pyproject.toml when it is missing or stale.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The first Python >= 3.11 on PATH; override with `make PYTHON=/path/to/python3.12 ...`.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+             && { command -v $$p; break; }; done)
+
+.PHONY: help demo test lint typecheck unit bench clean
+
+help:
+	@echo "make demo   run the whole system on this machine (embedded broker, worker, ...); Ctrl-C stops it"
+	@echo "make test   lint, type-check and run the whole test suite (integration tests start a real broker)"
+	@echo "make lint   ruff and mypy only"
+	@echo "make bench  run the benchmarks in bench/ (by hand; results go to bench/results/)"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 not found; install it or pass PYTHON=..." >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ioc demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check ioc simulators tests bench
+	$(BIN)/ruff format --check ioc simulators tests bench
+	$(BIN)/mypy ioc
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,139 @@
+"""Talking to the cluster as an administrator: readiness, topic creation and description.
+
+aiokafka's admin client is used rather than kafka-python's: kafka-python 2.3 fails to parse the
+authorized-operations field in Tansu's metadata responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from ioc.topics import TopicSpec
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not answer a metadata request in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicState:
+    name: str
+    partitions: int
+    action: str  # "created" | "exists" | "partitions differ"
+    wanted: int
+
+
+def _client(servers: Sequence[str], timeout_ms: int = 5000) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=list(servers), client_id="ioc-admin", request_timeout_ms=timeout_ms
+    )
+
+
+async def list_topics(servers: Sequence[str]) -> list[str]:
+    admin = _client(servers)
+    try:
+        await admin.start()
+        return sorted(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+def _accepts_connections(servers: Sequence[str]) -> bool:
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=1.0).close()
+            return True
+        except OSError:
+            continue
+    return False
+
+
+async def wait_until_ready(servers: Sequence[str], within: float) -> None:
+    """Return once the broker answers a metadata request; BrokerUnavailable after `within` s."""
+    deadline = time.monotonic() + within
+    last: Exception | None = None
+    delay = 0.05
+    while True:
+        try:
+            # A TCP probe first keeps aiokafka from logging every refused connection.
+            if _accepts_connections(servers):
+                await list_topics(servers)
+                return
+            last = ConnectionRefusedError(f"nothing listens on {','.join(servers)}")
+        except (KafkaError, OSError) as exc:
+            last = exc
+        if time.monotonic() + delay > deadline:
+            raise BrokerUnavailable(
+                f"broker {','.join(servers)} did not answer a metadata request within "
+                f"{within:g} s (last error: {last})"
+            )
+        await asyncio.sleep(delay)  # back off between connection attempts, not a synchronisation
+        delay = min(delay * 2, 1.0)
+
+
+async def partition_counts(servers: Sequence[str], names: Sequence[str]) -> dict[str, int]:
+    admin = _client(servers)
+    try:
+        await admin.start()
+        described = await admin.describe_topics(list(names))
+    finally:
+        await admin.close()
+    return {
+        t["topic"]: len(t["partitions"])
+        for t in described
+        if t.get("error_code", 0) == 0 and t.get("partitions")
+    }
+
+
+async def ensure_topics(servers: Sequence[str], specs: Sequence[TopicSpec]) -> list[TopicState]:
+    """Create the topics that do not exist; never touch those that do. Idempotent."""
+    # Listing first matters: a metadata request naming a missing topic may auto-create it with
+    # the broker's default partition count (Tansu does).
+    present = set(await list_topics(servers))
+    missing = [s for s in specs if s.name not in present]
+    existing = await partition_counts(servers, [s.name for s in specs if s.name in present])
+    if missing:
+        admin = _client(servers)
+        try:
+            await admin.start()
+            response = await admin.create_topics(
+                [
+                    NewTopic(s.name, s.partitions, s.replication, topic_configs=s.kafka_configs())
+                    for s in missing
+                ]
+            )
+        finally:
+            await admin.close()
+        for name, code, message in _topic_errors(response):
+            if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS, a concurrent creator won
+                raise KafkaError(f"could not create topic {name}: error {code} {message or ''}")
+        existing.update(await partition_counts(servers, [s.name for s in missing]))
+    states = []
+    for spec in specs:
+        have = existing.get(spec.name, 0)
+        if spec in missing:
+            action = "created"
+        elif have != spec.partitions:
+            action = "partitions differ"
+        else:
+            action = "exists"
+        states.append(TopicState(spec.name, have, action, spec.partitions))
+    return states
+
+
+def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
+    errors = getattr(response, "topic_errors", [])
+    out = []
+    for entry in errors:
+        name, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 else None
+        out.append((str(name), int(code), message))
+    return out

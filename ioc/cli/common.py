@@ -1,0 +1,107 @@
+"""What the subcommands share: settings from arguments, and finding (or starting) a broker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ioc.admin import BrokerUnavailable, TopicState, ensure_topics, wait_until_ready
+from ioc.broker import BrokerError, EmbeddedBroker, discover, remove_discovery, write_discovery
+from ioc.settings import Settings, load_settings
+from ioc.topics import topic_specs
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed without a traceback."""
+
+
+def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
+    settings, _ = load_settings(getattr(args, "config", None), overrides)
+    return settings
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Connection:
+    """The bootstrap servers, and the embedded broker when this process owns one."""
+
+    servers: tuple[str, ...]
+    embedded: EmbeddedBroker | None = None
+    data_dir: Path | None = None
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            if self.data_dir is not None:
+                remove_discovery(self.data_dir, self.embedded)
+            self.embedded.stop()
+
+
+def start_embedded(settings: Settings, port: int | None = None) -> Connection:
+    broker = EmbeddedBroker(
+        port=settings.broker_port if port is None else port,
+        binary=settings.broker_binary,
+        ready_timeout=settings.broker_ready_timeout,
+        log_dir=settings.data_dir / "logs",
+    )
+    try:
+        broker.start()
+    except BrokerError as exc:
+        raise CommandError(str(exc)) from None
+    conn = Connection((broker.bootstrap,), broker, settings.data_dir)
+    write_discovery(settings.data_dir, broker)
+    try:
+        create_topics(settings, conn.servers)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def connect(settings: Settings, *, may_start: bool) -> Connection:
+    """IOC_BROKER if set; else an embedded broker already running for this data dir; else
+    start one (commands that can own it) or explain how to get one."""
+    if settings.broker is not None:
+        return Connection(settings.broker)
+    running = discover(settings.data_dir)
+    if running is not None:
+        return Connection((running,))
+    if may_start:
+        return start_embedded(settings)
+    raise CommandError(
+        "no broker: set IOC_BROKER=kafka://HOST:PORT, or start the embedded one with `ioc broker`"
+    )
+
+
+def create_topics(settings: Settings, servers: Sequence[str]) -> list[TopicState]:
+    async def run() -> list[TopicState]:
+        await wait_until_ready(servers, settings.broker_ready_timeout)
+        return await ensure_topics(servers, topic_specs(settings))
+
+    try:
+        states = asyncio.run(run())
+    except BrokerUnavailable as exc:
+        raise CommandError(str(exc)) from None
+    for state in states:
+        if state.action == "partitions differ":
+            logging.getLogger("ioc").warning(
+                "topic %s has %d partitions, settings ask for %d (left as it is)",
+                state.name,
+                state.partitions,
+                state.wanted,
+            )
+    return states

@@ -1,0 +1,69 @@
+"""`ioc worker`: run the stream-processing worker."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ioc.broker import port_is_free
+from ioc.cli.common import CommandError, connect, create_topics, settings_from
+
+HELP = "run a stream-processing worker (Faust) with /metrics and /health"
+DESCRIPTION = """\
+Run one worker of the ioc Faust application. Any number of identical workers may run against
+the same broker: Kafka's consumer group spreads the partitions between them, and a worker that
+dies hands its partitions and table state (changelogs) to the others.
+
+Without IOC_BROKER the worker uses the embedded broker of this data dir if one is running
+(`ioc broker`), and otherwise starts its own, which stops with it.
+
+The worker's web server answers:
+  /metrics       Prometheus metrics
+  /health        readiness: 200 when partitions are assigned and none is stalled, else 503
+  /health/live   liveness: 200 while the event loop runs
+"""
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "worker",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Examples:\n  ioc worker\n"
+            "  IOC_BROKER=kafka://kafka-1:9092;kafka://kafka-2:9092 ioc worker --web-port 6067"
+        ),
+    )
+    p.add_argument("--web-port", type=int, metavar="P", help="port of /metrics and /health")
+    p.add_argument("--web-host", metavar="ADDR", help="address the web server binds")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+
+    from ioc.streams.app import create_app
+
+    settings = settings_from(
+        args, web_port=args.web_port, web_host=args.web_host, log_level=args.log_level
+    )
+    if settings.web_port and not port_is_free(settings.web_host, settings.web_port):
+        raise CommandError(
+            f"web port {settings.web_port} on {settings.web_host} is in use "
+            "(another worker?); choose one with --web-port or IOC_WEB_PORT"
+        )
+    conn = connect(settings, may_start=True)
+    try:
+        if conn.embedded is None:
+            create_topics(settings, conn.servers)
+        runtime = create_app(settings, conn.servers)
+        worker = faust.Worker(runtime.app, loglevel=settings.log_level)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+    finally:
+        conn.close()

