@@ -8,6 +8,8 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
              command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
              && { command -v $$p; break; }; done)
 
+LINT_PATHS := $(wildcard ioc simulators tests bench)
+
 .PHONY: help demo test lint typecheck unit bench clean
 
 help:
@@ -27,14 +29,15 @@ demo: $(STAMP)
 	$(BIN)/ioc demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check ioc simulators tests bench
-	$(BIN)/ruff format --check ioc simulators tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy ioc
 
 test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	@test -f bench/__main__.py || { echo "no benchmarks yet"; exit 1; }
 	$(BIN)/python -m bench
 
 clean:

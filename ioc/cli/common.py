@@ -26,6 +26,15 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     return settings
 
 
+def ensure_data_dir(settings: Settings) -> None:
+    try:
+        (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(
+            f"data dir {settings.data_dir} cannot be used ({exc.strerror}); set IOC_DATA_DIR"
+        ) from None
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -52,6 +61,7 @@ class Connection:
 
 
 def start_embedded(settings: Settings, port: int | None = None) -> Connection:
+    ensure_data_dir(settings)
     broker = EmbeddedBroker(
         port=settings.broker_port if port is None else port,
         binary=settings.broker_binary,

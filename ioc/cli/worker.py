@@ -6,7 +6,13 @@ import argparse
 from typing import Any
 
 from ioc.broker import port_is_free
-from ioc.cli.common import CommandError, connect, create_topics, settings_from
+from ioc.cli.common import (
+    CommandError,
+    connect,
+    create_topics,
+    ensure_data_dir,
+    settings_from,
+)
 
 HELP = "run a stream-processing worker (Faust) with /metrics and /health"
 DESCRIPTION = """\
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             f"web port {settings.web_port} on {settings.web_host} is in use "
             "(another worker?); choose one with --web-port or IOC_WEB_PORT"
         )
+    ensure_data_dir(settings)
     conn = connect(settings, may_start=True)
     try:
         if conn.embedded is None:

@@ -1,0 +1,1 @@
+"""Incident sinks: one contract, one implementation per file, chosen by URL scheme."""

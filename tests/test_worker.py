@@ -1,0 +1,140 @@
+"""`ioc worker` and `ioc demo` as a user runs them: real processes against a real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ioc.broker import discover, free_port
+from tests.conftest import IOC, wait_for
+from tests.procs import alive, descendants
+
+pytestmark = pytest.mark.integration
+
+
+def _get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+    except (urllib.error.URLError, OSError):
+        return 0, "", ""
+
+
+def _stop(proc: subprocess.Popen[Any], sig: int = signal.SIGINT, timeout: float = 60) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def test_worker_serves_metrics_and_health_and_stops_on_ctrl_c(
+    ioc_env: dict[str, str], tmp_path: Path
+) -> None:
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen([*IOC, "worker"], env=ioc_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{ioc_env['IOC_WEB_PORT']}"
+    try:
+        wait_for(lambda: _get(f"{base}/health/live")[0] == 200, 60, "the web server", proc)
+        status, _, body = wait_for(
+            lambda: (r := _get(f"{base}/health"))[0] == 200 and r, 60, "readiness", proc
+        )
+        assert json.loads(body)["status"] == "ok"
+
+        status, content_type, metrics = _get(f"{base}/metrics")
+        assert status == 200
+        assert content_type.startswith("text/plain")
+        assert "# TYPE ioc_faust_messages_received_total counter" in metrics
+        assert 'ioc_build_info{app_id="' in metrics
+
+        assert _stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert "Traceback" not in (tmp_path / "worker.log").read_text(errors="replace")
+
+
+def test_worker_refuses_a_taken_web_port(ioc_env: dict[str, str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        env = {**ioc_env, "IOC_WEB_PORT": str(sock.getsockname()[1])}
+        out = subprocess.run([*IOC, "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "is in use (another worker?)" in out.stderr
+
+
+def test_worker_with_an_unusable_data_dir_fails_clearly(
+    ioc_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    env = {**ioc_env, "IOC_DATA_DIR": str(tmp_path / "file" / "data")}
+    out = subprocess.run([*IOC, "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "cannot be used (Not a directory); set IOC_DATA_DIR" in out.stderr
+
+
+def test_worker_with_an_unreachable_broker_fails_clearly(ioc_env: dict[str, str]) -> None:
+    env = {
+        **ioc_env,
+        "IOC_BROKER": f"kafka://127.0.0.1:{free_port()}",
+        "IOC_BROKER_READY_TIMEOUT": "2",
+    }
+    out = subprocess.run([*IOC, "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "did not answer a metadata request within 2 s" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_starts_everything_and_ctrl_c_stops_everything(
+    ioc_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in ioc_env.items() if k not in ("IOC_BROKER", "IOC_WEB_PORT")}
+    proc = subprocess.Popen(
+        [*IOC, "demo"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        # Its own process group, so that the test can press Ctrl-C on it as a terminal would.
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("running;"):
+                break
+        text = "".join(lines)
+        assert "(embedded, in memory)" in text, text
+        metrics_url = next(w for w in text.split() if w.endswith("/metrics"))
+        assert _get(metrics_url)[0] == 200
+        assert discover(Path(env["IOC_DATA_DIR"])) is not None
+        family = descendants(proc.pid)
+        assert family, "the demo runs its broker and worker as child processes"
+
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert proc.wait(90) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    wait_for(lambda: not any(alive(pid) for pid in family), 30, "the demo's children to exit")
+    assert discover(Path(env["IOC_DATA_DIR"])) is None
