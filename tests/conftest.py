@@ -19,7 +19,11 @@ from ioc.broker import EmbeddedBroker, free_port
 from ioc.settings import Settings
 from tests.procs import children_running_binary
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 # Short group timeouts: Tansu answers a group's first join after half the session timeout.
 TEST_SESSION_TIMEOUT = "6"
 TEST_HEARTBEAT = "0.5"
@@ -31,7 +35,7 @@ def require_service(name: str, host: str, port: int) -> None:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as exc:
         message = f"{name} is not reachable on {host}:{port} ({exc})"
-        if IN_CI:
+        if in_ci():
             pytest.fail(f"{message}; CI must provide it")
         pytest.skip(message)
 
