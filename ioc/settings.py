@@ -91,6 +91,10 @@ class Settings(BaseSettings):
         default_factory=default_data_dir,
         description="Where ioc keeps its state: the SQLite incident store, Faust's data, logs.",
     )
+    zones: Path | None = Field(
+        default=None,
+        description="GeoJSON zone file; unset: the approximate Lâm Đồng zones shipped with ioc.",
+    )
     web_host: str = Field(
         default="127.0.0.1", description="Address the worker's web server (metrics, health) binds."
     )

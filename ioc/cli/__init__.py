@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ioc import __version__
-from ioc.cli import broker, config, demo, worker
+from ioc.cli import broker, config, demo, schema, worker, zones
 from ioc.cli.common import CommandError
 from ioc.settings import SettingsError
 
@@ -36,7 +37,7 @@ Examples:
   curl -s localhost:6066/metrics  the worker's Prometheus metrics (also /health)
 """
 
-COMMANDS = (demo, broker, worker, config)
+COMMANDS = (demo, broker, worker, zones, schema, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,3 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`ioc zones show | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

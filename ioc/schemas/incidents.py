@@ -1,0 +1,67 @@
+"""Incidents: alerts grouped into something an operator acts on (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ioc.schemas.alerts import Category, Evidence, Severity
+from ioc.schemas.common import Id, Slug, Text, UtcDatetime
+
+IncidentStatus = Literal["open", "acknowledged", "resolved", "auto_resolved"]
+
+
+class PointGeometry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["Point"] = "Point"
+    coordinates: tuple[float, float] = Field(description="[lon, lat], GeoJSON order.")
+
+
+class PolygonGeometry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["Polygon"] = "Polygon"
+    coordinates: list[list[tuple[float, float]]]
+
+
+class StatusChange(BaseModel):
+    """One entry of the audit trail: every change of an incident, by whom and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: UtcDatetime
+    version: int
+    status: IncidentStatus
+    actor: Annotated[str, Field(max_length=128)] = Field(
+        description="'system' for the pipeline, else the operator's name or id."
+    )
+    action: Annotated[str, Field(max_length=32)] = Field(
+        description="open, update, escalate, acknowledge, resolve, auto_resolve, reopen"
+    )
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Incident(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    incident_id: Annotated[str, Field(max_length=128)] = Field(
+        description="Deterministic: a hash of rule, subject and first window."
+    )
+    version: Annotated[int, Field(ge=1)]
+    status: IncidentStatus
+    severity: Severity
+    category: Category
+    title: Text
+    rule_id: Id
+    subject: Annotated[str, Field(max_length=128)]
+    district: Slug | None = Field(default=None, description="District IOC; None: the province.")
+    escalated: bool = Field(default=False, description="Escalated to the provincial IOC.")
+    zones: list[Id] = Field(default_factory=list, max_length=64)
+    location: PointGeometry | PolygonGeometry
+    first_seen: UtcDatetime
+    last_seen: UtcDatetime
+    alert_count: Annotated[int, Field(ge=1)]
+    evidence: list[Evidence] = Field(default_factory=list, max_length=100)
+    history: list[StatusChange] = Field(default_factory=list)
