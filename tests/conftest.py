@@ -163,3 +163,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leftovers:
         print(f"\nbroker processes left behind: {leftovers}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def shared_data(name: str) -> Path:
+    """A reference file from ../shared/data (never shipped): skip without it, fail in CI."""
+    base = Path(os.environ.get("IOC_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data"))
+    path = base / name
+    if not path.is_file():
+        message = f"reference data {path} is missing"
+        if in_ci():
+            pytest.fail(f"{message}; CI runs with ../shared beside the clone")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def official_districts() -> Path:
+    return shared_data("lam-dong-districts-2019.geojson")

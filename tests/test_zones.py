@@ -1,0 +1,276 @@
+"""Zone files, schedules and the geofence index."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ioc.geo import Schedule, ZoneIndex, ZoneSetError, load_zones, parse_zones
+
+SQUARE = [[[108.0, 11.0], [108.2, 11.0], [108.2, 11.2], [108.0, 11.2], [108.0, 11.0]]]
+
+
+def feature(
+    fid: str, kind: str = "district", district: str | None = "da-lat", **props: Any
+) -> dict[str, Any]:
+    geometry = props.pop("geometry", {"type": "Polygon", "coordinates": SQUARE})
+    return {
+        "type": "Feature",
+        "id": fid,
+        "properties": {"kind": kind, "name": f"Vùng {fid}", "district": district, **props},
+        "geometry": geometry,
+    }
+
+
+def collection(*features: dict[str, Any]) -> bytes:
+    return json.dumps({"type": "FeatureCollection", "features": list(features)}).encode()
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def test_a_valid_file_loads_with_a_stable_version() -> None:
+    data = collection(
+        feature("a"), feature("b", kind="flood", geometry=box(108.05, 11.05, 108.1, 11.1))
+    )
+    first, second = parse_zones(data), parse_zones(data)
+    assert [z.id for z in first.zones] == ["a", "b"]
+    assert first.version == second.version
+    assert len(first.version) == 12
+    other = parse_zones(collection(feature("a"), feature("b", kind="school")))
+    assert other.version != first.version
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ([feature("a"), feature("a")], "id 'a' is already used by feature 0"),
+        ([feature("a", kind="volcano")], "properties.kind: Input should be 'province'"),
+        ([feature("a", name="")], "properties.name: String should have at least 1 character"),
+        ([feature("Bad Id")], "properties.id: String should match pattern"),
+        ([{**feature("a"), "id": None}], "no id"),
+        (
+            [
+                feature(
+                    "a",
+                    geometry={
+                        "type": "Polygon",
+                        "coordinates": [[[108, 11], [108.1, 11], [108.1, 11.1], [108, 11.1]]],
+                    },
+                )
+            ],
+            "ring is not closed",
+        ),
+        (
+            [
+                feature(
+                    "a",
+                    geometry={
+                        "type": "Polygon",
+                        "coordinates": [[[11, 108], [11.1, 108], [11.1, 108.1], [11, 108]]],
+                    },
+                )
+            ],
+            "is it [lat, lon]? GeoJSON is [lon, lat]",
+        ),
+        (
+            [feature("a", geometry={"type": "Point", "coordinates": [108, 11]})],
+            "Polygon or MultiPolygon, not Point",
+        ),
+        ([feature("a", schedule={"start": "25:00", "end": "05:00"})], "properties.schedule"),
+        (
+            [feature("a", schedule={"start": "22:00", "end": "05:00", "tz": "Mars/Olympus"})],
+            "unknown time zone",
+        ),
+    ],
+)
+def test_problems_name_the_feature_and_field(features: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(ZoneSetError) as exc:
+        parse_zones(collection(*features), "zones.geojson")
+    assert message in str(exc.value)
+    assert str(exc.value).startswith("zones.geojson:")
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    with pytest.raises(ZoneSetError) as exc:
+        parse_zones(collection(feature("a", kind="x"), feature("b", name=""), feature("c")))
+    assert len(exc.value.problems) == 2
+
+
+@pytest.mark.parametrize("payload", [b"{", b"[]", b'{"type": "FeatureCollection", "features": []}'])
+def test_not_a_zone_file(payload: bytes) -> None:
+    with pytest.raises(ZoneSetError):
+        parse_zones(payload)
+
+
+def test_a_self_intersecting_polygon_is_repaired_with_a_warning() -> None:
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[108, 11], [108.2, 11.2], [108.2, 11], [108, 11.2], [108, 11]]],
+    }
+    zone_set = parse_zones(collection(feature("bow", geometry=bowtie)))
+    [warning] = zone_set.warnings
+    assert "feature 0 (bow): invalid polygon (Self-intersection" in warning
+    [zone] = zone_set.zones
+    assert zone.geometry.is_valid
+    assert zone.geometry.area == pytest.approx(0.02)
+
+
+def test_extra_properties_are_kept(official_districts: Path) -> None:
+    zone_set = load_zones(official_districts)
+    assert zone_set.get("da-lat").properties["code"] == "672"
+
+
+def test_the_official_file_loads_unchanged(official_districts: Path) -> None:
+    zone_set = load_zones(official_districts)
+    assert len(zone_set) == 12
+    assert {z.kind for z in zone_set.zones} == {"district"}
+    assert zone_set.get("da-lat").name == "Thành phố Đà Lạt"
+
+
+# --- schedules --------------------------------------------------------------------------------
+
+NIGHT = Schedule(start=time(22), end=time(5))
+
+
+@pytest.mark.parametrize(
+    ("local", "active"),
+    [
+        ("2026-11-23T21:59:59+07:00", False),
+        ("2026-11-23T22:00:00+07:00", True),
+        ("2026-11-24T00:30:00+07:00", True),
+        ("2026-11-24T04:59:59+07:00", True),
+        ("2026-11-24T05:00:00+07:00", False),
+        ("2026-11-23T12:00:00+07:00", False),
+        ("2026-11-23T16:30:00+00:00", True),  # 23:30 in Đà Lạt
+    ],
+)
+def test_a_night_window_crosses_midnight(local: str, active: bool) -> None:
+    assert NIGHT.active_at(datetime.fromisoformat(local)) is active
+
+
+def test_the_night_after_the_last_listed_day_belongs_to_that_day() -> None:
+    friday_nights = Schedule(start=time(22), end=time(5), days=("fri",))
+    assert friday_nights.active_at(datetime.fromisoformat("2026-11-27T23:00:00+07:00"))  # Fri
+    assert friday_nights.active_at(datetime.fromisoformat("2026-11-28T03:00:00+07:00"))  # Sat
+    assert not friday_nights.active_at(datetime.fromisoformat("2026-11-28T23:00:00+07:00"))
+    assert not friday_nights.active_at(datetime.fromisoformat("2026-11-27T03:00:00+07:00"))
+
+
+def test_a_weekday_school_window() -> None:
+    school = Schedule(start=time(6, 30), end=time(17, 30), days=("mon", "tue", "wed", "thu", "fri"))
+    assert school.active_at(datetime.fromisoformat("2026-11-23T07:00:00+07:00"))  # Monday
+    assert not school.active_at(datetime.fromisoformat("2026-11-22T07:00:00+07:00"))  # Sunday
+    assert not school.active_at(datetime.fromisoformat("2026-11-23T18:00:00+07:00"))
+
+
+def test_a_zone_without_schedule_is_always_active() -> None:
+    [zone] = parse_zones(collection(feature("a"))).zones
+    assert zone.active_at(datetime.now(UTC))
+
+
+# --- the index --------------------------------------------------------------------------------
+
+
+def nested_set() -> bytes:
+    return collection(
+        feature("lam-dong", kind="province", district=None, geometry=box(107, 11, 109, 12.5)),
+        feature("da-lat", geometry=box(108.3, 11.8, 108.6, 12.1)),
+        feature(
+            "ward-1", kind="ward", district="da-lat", geometry=box(108.40, 11.90, 108.46, 11.96)
+        ),
+        feature(
+            "lake", kind="flood", district="da-lat", geometry=box(108.44, 11.93, 108.45, 11.95)
+        ),
+        feature("bao-loc", district="bao-loc", geometry=box(107.7, 11.4, 107.9, 11.7)),
+        feature(
+            "outpost",
+            kind="restricted",
+            district="duc-trong",
+            geometry=box(108.9, 12.3, 108.95, 12.35),
+        ),
+    )
+
+
+def test_points_get_their_zones_and_the_most_specific_district() -> None:
+    index = ZoneIndex(parse_zones(nested_set()))
+    placement = index.locate(
+        [11.94, 11.5, 11.3, 13.0, 12.32], [108.445, 107.8, 107.2, 108.0, 108.92]
+    )
+    assert list(placement.district) == ["da-lat", "bao-loc", None, None, "duc-trong"]
+    assert placement.zone_ids(0) == ["lam-dong", "da-lat", "ward-1", "lake"]
+    assert placement.zone_ids(2) == ["lam-dong"]
+    assert placement.zone_ids(3) == []
+    assert placement.zone_ids(4) == ["lam-dong", "outpost"]
+
+
+def test_a_point_on_a_shared_boundary_is_in_both_zones() -> None:
+    index = ZoneIndex(
+        parse_zones(
+            collection(
+                feature("w", geometry=box(108, 11, 108.1, 11.1)),
+                feature("e", district="bao-loc", geometry=box(108.1, 11, 108.2, 11.1)),
+            )
+        )
+    )
+    placement = index.locate([11.05], [108.1])
+    assert placement.zone_ids(0) == ["w", "e"]
+    assert placement.district[0] in ("da-lat", "bao-loc")
+
+
+def test_an_empty_batch() -> None:
+    placement = ZoneIndex(parse_zones(nested_set())).locate([], [])
+    assert len(placement) == 0
+
+
+@given(st.lists(st.tuples(st.floats(10.8, 12.7), st.floats(106.8, 109.2)), max_size=60))
+@settings(max_examples=100, deadline=None)
+def test_the_vectorised_index_agrees_with_a_point_by_point_shapely_check(
+    points: list[tuple[float, float]],
+) -> None:
+    zone_set = parse_zones(nested_set())
+    index = ZoneIndex(zone_set)
+    lats = [p[0] for p in points]
+    lons = [p[1] for p in points]
+    placement = index.locate(lats, lons)
+    for i, (lat, lon) in enumerate(points):
+        expected = [z.id for z in zone_set.zones if shapely.intersects_xy(z.geometry, lon, lat)]
+        assert placement.zone_ids(i) == expected
+
+
+def test_official_districts_place_known_towns(official_districts: Path) -> None:
+    index = ZoneIndex(load_zones(official_districts))
+    towns = {
+        "da-lat": (11.9404, 108.4583),
+        "bao-loc": (11.5475, 107.8073),
+        "duc-trong": (11.735, 108.373),
+        "lac-duong": (12.0, 108.43),
+        "di-linh": (11.58, 108.07),
+    }
+    placement = index.locate([t[0] for t in towns.values()], [t[1] for t in towns.values()])
+    assert list(placement.district) == list(towns)
+
+
+def test_large_batches_match_a_sample_checked_point_by_point(official_districts: Path) -> None:
+    zone_set = load_zones(official_districts)
+    index = ZoneIndex(zone_set)
+    rng = np.random.default_rng(7)
+    lats, lons = rng.uniform(11.2, 12.4, 20_000), rng.uniform(107.2, 108.8, 20_000)
+    placement = index.locate(lats, lons)
+    for i in rng.choice(20_000, 300, replace=False):
+        inside = [
+            z.district
+            for z in zone_set.zones
+            if shapely.intersects_xy(z.geometry, lons[i], lats[i])
+        ]
+        assert placement.district[i] == (inside[0] if inside else None)
