@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
              command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
              && { command -v $$p; break; }; done)
 
-LINT_PATHS := $(wildcard ioc simulators tests bench)
+LINT_PATHS := $(wildcard ioc simulators tests bench scripts)
 
 .PHONY: help demo test lint typecheck unit bench clean
 

@@ -248,6 +248,56 @@ def test_the_vectorised_index_agrees_with_a_point_by_point_shapely_check(
         assert placement.zone_ids(i) == expected
 
 
+# Coordinates of the nested set's edges, so that many points lie exactly on a boundary.
+EDGE_LATS = [11, 11.4, 11.7, 11.8, 11.9, 11.93, 11.95, 11.96, 12.1, 12.3, 12.35, 12.5]
+EDGE_LONS = [107, 107.7, 107.9, 108.3, 108.4, 108.44, 108.45, 108.46, 108.6, 108.9, 108.95, 109]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(EDGE_LATS), st.floats(10.8, 12.7)),
+            st.one_of(st.sampled_from(EDGE_LONS), st.floats(106.8, 109.2)),
+        ),
+        min_size=200,
+        max_size=3000,
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_large_batches_agree_point_by_point_also_on_edges(
+    points: list[tuple[float, float]],
+) -> None:
+    # Large enough that the lookup bins points on a grid with cells wholly inside zones.
+    zone_set = parse_zones(nested_set())
+    lats = np.array([p[0] for p in points])
+    lons = np.array([p[1] for p in points])
+    placement = ZoneIndex(zone_set).locate(lats, lons)
+    for i in range(len(points)):
+        expected = [
+            z.id for z in zone_set.zones if shapely.intersects_xy(z.geometry, lons[i], lats[i])
+        ]
+        assert placement.zone_ids(i) == expected
+
+
+def test_a_point_with_a_non_finite_coordinate_lies_nowhere() -> None:
+    index = ZoneIndex(parse_zones(nested_set()))
+    placement = index.locate(
+        [11.94, float("nan"), 11.5, 11.5], [108.445, 108.4, float("inf"), 107.8]
+    )
+    assert [placement.zone_ids(i) for i in range(4)] == [
+        ["lam-dong", "da-lat", "ward-1", "lake"],
+        [],
+        [],
+        ["lam-dong", "bao-loc"],
+    ]
+    assert list(placement.district) == ["da-lat", None, None, "bao-loc"]
+
+
+def test_latitudes_and_longitudes_must_pair_up() -> None:
+    with pytest.raises(ValueError, match="2 latitudes but 1 longitudes"):
+        ZoneIndex(parse_zones(nested_set())).locate([11.0, 11.1], [108.0])
+
+
 def test_official_districts_place_known_towns(official_districts: Path) -> None:
     index = ZoneIndex(load_zones(official_districts))
     towns = {
