@@ -1,0 +1,354 @@
+"""The rule engine: `evaluate(state, readings) -> (state, alerts)`, pure and deterministic.
+
+No Kafka, no clocks unless given one, no globals: the same rules and readings give the same
+alerts in a Faust agent, in `ioc rules test` and in a unit test. All reasoning is in event
+time; the watermark is the latest event time seen, and it is what closes windows, detects
+silent sensors and forgets departed objects. The state is plain JSON-able data (dicts, lists,
+numbers, strings), so a Faust table can hold it and a restarted worker resumes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from ioc.rules import windows
+from ioc.rules.context import (
+    Context,
+    EngineState,
+    epoch,
+    evidence_of,
+    last_place,
+    matches,
+    new_state,
+    observe,
+    remember_place,
+    usable,
+    utc,
+    zones_matching,
+)
+from ioc.rules.correlate import correlate
+from ioc.rules.loader import RuleSet
+from ioc.rules.model import (
+    EVENT_FIELDS,
+    AbsenceRule,
+    AnyRule,
+    CorrelationRule,
+    GeofenceRule,
+    RateOfChangeRule,
+    ThresholdRule,
+    WindowRule,
+)
+from ioc.rules.status import Status
+from ioc.rules.values import Placed
+from ioc.schemas.alerts import Alert, Evidence
+
+__all__ = ["Engine", "EngineState", "new_state"]
+
+
+class Engine:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        zoneset_version: str = "none",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.zoneset_version = zoneset_version
+        self.clock = clock
+        self.rules = ruleset.enabled
+        self.correlations = [r for r in self.rules if isinstance(r, CorrelationRule)]
+
+    def evaluate(
+        self, state: EngineState | None, readings: Iterable[Placed]
+    ) -> tuple[EngineState, list[Alert]]:
+        """Feed readings (in any order; late ones within a window's grace still count) and
+        advance the watermark. Returns the new state and the alerts raised, in order."""
+        ctx = Context(self, state if state is not None else new_state())
+        for placed in readings:
+            t = epoch(placed.ts)
+            if ctx.watermark is None or t > ctx.watermark:
+                ctx.state["watermark"] = t
+            ctx.count("readings")
+            for rule in self.rules:
+                self._on_reading(ctx, rule, placed, t)
+        self._on_watermark(ctx)
+        if self.correlations:
+            correlate(ctx, self.correlations, list(ctx.alerts))
+        return ctx.state, ctx.alerts
+
+    def advance(self, state: EngineState, until: datetime) -> tuple[EngineState, list[Alert]]:
+        """Move the watermark without readings (a quiet stream still closes its windows)."""
+        ctx = Context(self, state)
+        t = epoch(until)
+        if ctx.watermark is None or t > ctx.watermark:
+            ctx.state["watermark"] = t
+        self._on_watermark(ctx)
+        if self.correlations:
+            correlate(ctx, self.correlations, list(ctx.alerts))
+        return ctx.state, ctx.alerts
+
+    # --- per reading ----------------------------------------------------------------------
+
+    def _on_reading(self, ctx: Context, rule: AnyRule, placed: Placed, t: float) -> None:
+        if isinstance(rule, CorrelationRule):
+            return
+        if isinstance(rule, GeofenceRule):
+            if matches(rule.when, placed, zone_filters=False):
+                _geofence(ctx, rule, placed, t)
+            return
+        if not matches(rule.when, placed):
+            return
+        if isinstance(rule, AbsenceRule):
+            _seen(ctx, rule, placed, t)
+        elif isinstance(rule, ThresholdRule):
+            _threshold(ctx, rule, placed, t)
+        elif isinstance(rule, WindowRule):
+            windows.on_reading(ctx, rule, placed, t)
+        elif isinstance(rule, RateOfChangeRule):
+            _rate_of_change(ctx, rule, placed, t)
+
+    def _on_watermark(self, ctx: Context) -> None:
+        watermark = ctx.watermark
+        if watermark is None:
+            return
+        for rule in self.rules:
+            if isinstance(rule, WindowRule):
+                windows.on_watermark(ctx, rule, watermark)
+            elif isinstance(rule, AbsenceRule):
+                _silent(ctx, rule, watermark)
+            elif isinstance(rule, GeofenceRule):
+                _forget(ctx, rule, watermark)
+            elif isinstance(rule, ThresholdRule) and rule.field in EVENT_FIELDS:
+                _quiet_again(ctx, rule, watermark)
+
+
+def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> None:
+    value = usable(ctx, placed, rule.field)
+    if value is None:
+        return
+    evidence = [evidence_of(placed, rule.field, value)]
+    if rule.field in EVENT_FIELDS:
+        # An event (an accident, a detection) fires once per cooldown; it resolves only after
+        # `clear.after` without another one (or by an operator, on the incident).
+        reading = placed.reading
+        what = getattr(reading, rule.field)
+        if not rule.condition.holds(value):
+            return
+        subject = placed.sensor_id
+        entry = ctx.rule_state(rule).setdefault(subject, {})
+        status = Status.from_record(entry.get("status"))
+        if status.once(t, rule.cooldown.total_seconds()):
+            status.firing_since = t
+            ctx.raise_alert(
+                rule, subject, "fire", t, t, placed, [evidence_of(placed, rule.field, what)]
+            )
+        entry["status"] = status.to_record()
+        return
+    cleared = rule.clear.condition.holds(value) if rule.clear.condition is not None else True
+    observe(
+        ctx,
+        rule,
+        placed.sensor_id,
+        rule.condition.holds(value),
+        t,
+        placed,
+        evidence,
+        cleared=cleared,
+    )
+
+
+def _quiet_again(ctx: Context, rule: ThresholdRule, watermark: float) -> None:
+    clear_s = rule.clear.after.total_seconds()
+    if clear_s <= 0:
+        return
+    for subject, entry in ctx.rule_state(rule).items():
+        status = Status.from_record(entry.get("status"))
+        if (
+            status.firing
+            and status.last_fired is not None
+            and watermark - status.last_fired >= clear_s
+        ):
+            episode = status.episode
+            status.firing_since = None
+            ctx.raise_alert(
+                rule, subject, "resolve", watermark, episode, None, [], **last_place(entry)
+            )
+            entry["status"] = status.to_record()
+
+
+# --- absence ----------------------------------------------------------------------------------
+
+
+def _seen(ctx: Context, rule: AbsenceRule, placed: Placed, t: float) -> None:
+    entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
+    seen = entry.get("seen")
+    if seen is not None and t - seen > rule.after.total_seconds():
+        # A gap inside one batch: the silence is found when the sensor speaks again, and
+        # raised (then cleared) just as the watermark check would have between batches.
+        _silent(ctx, rule, t, only=placed.sensor_id)
+    if seen is None or t > seen:
+        entry["seen"] = t
+    remember_place(entry, placed)
+    status = Status.from_record(entry.get("status"))
+    if status.firing:
+        episode = status.episode
+        transition = status.observe(
+            False, t, hold_s=0, cooldown_s=0, clear_s=rule.clear.after.total_seconds()
+        )
+        if transition == "resolve":
+            ctx.raise_alert(
+                rule,
+                placed.sensor_id,
+                "resolve",
+                t,
+                episode,
+                placed,
+                [evidence_of(placed, "last_seen", placed.ts.isoformat())],
+            )
+        entry["status"] = status.to_record()
+
+
+def _silent(ctx: Context, rule: AbsenceRule, watermark: float, only: str | None = None) -> None:
+    after = rule.after.total_seconds()
+    for sensor_id, entry in ctx.rule_state(rule).items():
+        if only is not None and sensor_id != only:
+            continue
+        seen = entry.get("seen")
+        if seen is None or watermark - seen <= after:
+            continue
+        status = Status.from_record(entry.get("status"))
+        if status.firing:
+            continue
+        # The sensor went silent at seen + after: that is the alert's event time.
+        t = seen + after
+        transition = status.observe(
+            True,
+            t,
+            hold_s=rule.hold.total_seconds(),
+            cooldown_s=rule.cooldown.total_seconds(),
+            clear_s=0,
+        )
+        if transition == "fire":
+            ctx.raise_alert(
+                rule,
+                sensor_id,
+                "fire",
+                t,
+                t,
+                None,
+                [
+                    Evidence(
+                        sensor_id=sensor_id,
+                        field="last_seen",
+                        value=utc(seen).isoformat(),
+                        ts=utc(seen),
+                    )
+                ],
+                note=f"silent since {utc(seen).isoformat()}",
+                **last_place(entry),
+            )
+        entry["status"] = status.to_record()
+
+
+# --- rate of change ---------------------------------------------------------------------------
+
+
+def _rate_of_change(ctx: Context, rule: RateOfChangeRule, placed: Placed, t: float) -> None:
+    value = usable(ctx, placed, rule.field)
+    if value is None:
+        return
+    entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
+    history: list[list[float]] = entry.setdefault("h", [])
+    history.append([t, value])
+    history.sort(key=lambda p: p[0])
+    over = rule.over.total_seconds()
+    latest = history[-1][0]
+    history[:] = [p for p in history if p[0] >= latest - over]
+    current = history[-1][1]
+    if rule.change.op in (">", ">="):
+        change = current - min(p[1] for p in history)
+    elif rule.change.op in ("<", "<="):
+        change = current - max(p[1] for p in history)
+    else:
+        change = current - history[0][1]
+    evidence = [evidence_of(placed, f"{rule.field} change over {int(over)}s", round(change, 3))]
+    observe(ctx, rule, placed.sensor_id, rule.change.holds(change), latest, placed, evidence)
+
+
+# --- geofence ---------------------------------------------------------------------------------
+
+
+def _object_of(rule: GeofenceRule, placed: Placed) -> str | None:
+    value = getattr(placed.reading, rule.object, None)
+    return value if isinstance(value, str) else None
+
+
+def _geofence(ctx: Context, rule: GeofenceRule, placed: Placed, t: float) -> None:
+    obj = _object_of(rule, placed)
+    if obj is None:
+        return
+    states = ctx.rule_state(rule)
+    entry = states.setdefault(f"{rule.object}:{obj}", {"in": {}, "seen": t})
+    if t < entry["seen"]:
+        ctx.count("late_geofence")  # positions out of order would invent enters and exits
+        return
+    entry["seen"] = t
+    now_in = set(zones_matching(rule.when, placed))
+    before: dict[str, float] = entry["in"]
+    entered = sorted(now_in - set(before))
+    left = sorted(set(before) - now_in)
+    evidence = [evidence_of(placed, rule.object, obj)]
+    for zone in entered:
+        before[zone] = t
+    for zone in left:
+        del before[zone]
+    subject = f"{rule.object}:{obj}"
+    if rule.event in ("enter", "exit"):
+        for zone in entered if rule.event == "enter" else left:
+            _once(ctx, rule, f"{subject}@{zone}", t, placed, evidence)
+        return
+    hold = rule.hold.total_seconds()
+    if rule.event == "dwell" and rule.dwell is not None:
+        hold = max(hold, rule.dwell.total_seconds())
+    for zone in sorted(now_in):
+        observe(ctx, rule, f"{subject}@{zone}", True, t, placed, evidence, hold_s=hold)
+    for zone in left:
+        observe(ctx, rule, f"{subject}@{zone}", False, t, placed, evidence, hold_s=hold)
+
+
+def _once(
+    ctx: Context, rule: AnyRule, subject: str, t: float, placed: Placed, evidence: list[Evidence]
+) -> None:
+    entry = ctx.rule_state(rule).setdefault(subject, {})
+    status = Status.from_record(entry.get("status"))
+    if status.once(t, rule.cooldown.total_seconds()):
+        ctx.raise_alert(rule, subject, "fire", t, t, placed, evidence)
+    entry["status"] = status.to_record()
+
+
+def _forget(ctx: Context, rule: GeofenceRule, watermark: float) -> None:
+    states = ctx.rule_state(rule)
+    expire = rule.expire.total_seconds()
+    gone = [
+        key for key, entry in states.items() if "in" in entry and watermark - entry["seen"] > expire
+    ]
+    for key in gone:
+        entry = states.pop(key)
+        for zone in entry["in"]:
+            inside = states.get(f"{key}@{zone}")
+            if inside is None:
+                continue
+            status = Status.from_record(inside.get("status"))
+            if status.firing:
+                ctx.raise_alert(
+                    rule,
+                    f"{key}@{zone}",
+                    "resolve",
+                    watermark,
+                    status.episode,
+                    None,
+                    [],
+                    note="object not seen any more",
+                )
+            states.pop(f"{key}@{zone}", None)

@@ -1,0 +1,164 @@
+"""Loading rule files: YAML in, a validated RuleSet out, or errors that name the file, the
+line, the rule id and the field, and say what was expected."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import ValidationError
+
+from ioc.rules.model import RULE_TYPES, AnyRule, RuleFile
+
+DEFAULT_RULES = "lam-dong.yaml"
+
+
+class RuleError(Exception):
+    """A rule file that cannot be used; `problems` lists every fault found."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    rules: tuple[AnyRule, ...]
+    version: str  # content hash: the same rules, the same version, wherever they are loaded
+    name: str
+    sources: tuple[str, ...]
+
+    def get(self, rule_id: str) -> AnyRule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    @property
+    def enabled(self) -> tuple[AnyRule, ...]:
+        return tuple(r for r in self.rules if r.enabled)
+
+
+def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value
+            out[(*path, name)] = key.start_mark.line + 1
+            _lines(value, (*path, name), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, (*path, i), out)
+
+
+def _line_of(loc: Sequence[Any], lines: dict[tuple[Any, ...], int]) -> int | None:
+    """The line of the deepest part of `loc` present in the file. Union tags and model
+    names that pydantic adds to a location are not in the file, and are skipped."""
+    path: tuple[Any, ...] = ()
+    best = lines.get(path)
+    for part in loc:
+        if (*path, part) in lines:
+            path = (*path, part)
+            best = lines[path]
+    return best
+
+
+def parse_rules(text: str, source: str) -> RuleSet:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RuleError([f"{source}: not valid YAML: {exc}"]) from None
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    if isinstance(data, list):
+        # A bare list of rules: the same as {rules: [...]}, and its lines shift by one key.
+        data = {"rules": data}
+        lines = {("rules", *k): v for k, v in lines.items()}
+    if not isinstance(data, dict):
+        raise RuleError([f"{source}: a rule file is a list of rules, or a mapping with rules:"])
+    try:
+        rule_file = RuleFile.model_validate(data)
+    except ValidationError as exc:
+        raise RuleError(_explain(exc, data, lines, source)) from None
+    return _ruleset(rule_file.rules, rule_file.name, (source,))
+
+
+def _explain(
+    exc: ValidationError, data: dict[str, Any], lines: dict[tuple[Any, ...], int], source: str
+) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        rule_id = None
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            rules = data.get("rules")
+            if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+                rule_id = rules[loc[1]].get("id")
+        parts = list(loc[2:])
+        if parts and parts[0] in RULE_TYPES:  # the union's tag, not a key of the file
+            parts = parts[1:]
+        field = ".".join(str(p) for p in parts if not str(p).startswith("function-")) or "(rule)"
+        line = _line_of((*loc[:2], *parts), lines)
+        where = f"{source}:{line}" if line is not None else source
+        who = (
+            f"rule {rule_id}"
+            if rule_id
+            else (f"rule #{loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else "file")
+        )
+        message = err["msg"].removeprefix("Value error, ")
+        if loc[:1] == ("rules",) and len(loc) >= 2:
+            problems.append(f"{where}: {who}: {field}: {message}")
+        else:
+            problems.append(f"{where}: {message}")
+    return problems
+
+
+def _ruleset(rules: Sequence[AnyRule], name: str, sources: tuple[str, ...]) -> RuleSet:
+    canonical = orjson.dumps(
+        [r.model_dump(mode="json", by_alias=True) for r in rules], option=orjson.OPT_SORT_KEYS
+    )
+    version = hashlib.sha256(canonical).hexdigest()[:12]
+    return RuleSet(tuple(rules), version, name, sources)
+
+
+def load_rules(paths: Sequence[Path]) -> RuleSet:
+    """Several files make one rule set; every problem in every file is reported at once."""
+    problems: list[str] = []
+    rules: list[AnyRule] = []
+    names = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"{path}: cannot read ({exc.strerror})")
+            continue
+        try:
+            ruleset = parse_rules(text, str(path))
+        except RuleError as exc:
+            problems.extend(exc.problems)
+            continue
+        rules.extend(ruleset.rules)
+        names.append(ruleset.name)
+    seen: dict[str, int] = {}
+    for rule in rules:
+        seen[rule.id] = seen.get(rule.id, 0) + 1
+    problems.extend(
+        f"rule id {i!r} is defined in more than one file" for i, n in seen.items() if n > 1
+    )
+    if problems:
+        raise RuleError(problems)
+    return _ruleset(rules, "+".join(names), tuple(str(p) for p in paths))
+
+
+def default_rules() -> RuleSet:
+    """The Lâm Đồng rule pack shipped with ioc."""
+    resource = resources.files("ioc.rules").joinpath("data", DEFAULT_RULES)
+    return parse_rules(resource.read_text(encoding="utf-8"), f"ioc default rules ({DEFAULT_RULES})")

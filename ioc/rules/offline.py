@@ -1,0 +1,62 @@
+"""Rules over recorded or simulated readings, without a broker: `ioc rules test`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from ioc.geo import ZoneIndex, ZoneSet
+from ioc.rules.engine import Engine, EngineState
+from ioc.rules.loader import RuleSet
+from ioc.rules.values import Placed
+from ioc.schemas import Decoder
+from ioc.schemas.alerts import Alert
+from ioc.schemas.readings import AnyReading
+
+BATCH = 2000
+
+
+@dataclass(slots=True)
+class OfflineRun:
+    readings: int = 0
+    rejected: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    state: EngineState | None = None
+
+
+def place(
+    index: ZoneIndex, readings: list[tuple[AnyReading, str | None, int | None, int | None]]
+) -> list[Placed]:
+    placement = index.locate([r[0].lat for r in readings], [r[0].lon for r in readings])
+    return [
+        Placed(
+            reading, placement.district[i], tuple(placement.zones_of(i)), topic, partition, offset
+        )
+        for i, (reading, topic, partition, offset) in enumerate(readings)
+    ]
+
+
+def run(
+    ruleset: RuleSet,
+    zone_set: ZoneSet,
+    messages: Iterable[tuple[bytes, str | None, int | None, int | None]],
+    decoder: Decoder,
+) -> Iterator[Alert]:
+    """Alerts as they are raised, for messages (value, topic, partition, offset) in order."""
+    index = ZoneIndex(zone_set)
+    engine = Engine(ruleset, zone_set.version)
+    state: EngineState | None = None
+    pending: list[tuple[AnyReading, str | None, int | None, int | None]] = []
+
+    def flush() -> Iterator[Alert]:
+        nonlocal state
+        state, alerts = engine.evaluate(state, place(index, pending))
+        pending.clear()
+        yield from alerts
+
+    for value, topic, partition, offset in messages:
+        decoded = decoder.decode(value)
+        pending.extend((r, topic, partition, offset) for r in decoded.readings)
+        if len(pending) >= BATCH:
+            yield from flush()
+    yield from flush()

@@ -1,0 +1,148 @@
+"""Window rules in event time: tumbling, hopping and sliding, with a grace period.
+
+Windows are half-open, [start, start + size): a reading exactly on a boundary belongs to the
+window that starts there. Tumbling and hopping windows are aligned to the epoch (a 15-minute
+window starts at :00, :15, :30, :45 UTC) and close when the watermark passes their end plus
+the grace; a reading for a window already closed is late: counted, never applied. A sliding
+window is evaluated at each reading over (t − size, t].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ioc.rules.context import Context, observe, remember_place, usable, utc
+from ioc.rules.model import EVENT_FIELDS, WindowRule
+from ioc.rules.values import Placed
+from ioc.schemas.alerts import Evidence
+
+MAX_EVIDENCE = 20
+
+
+def _value(ctx: Context, rule: WindowRule, placed: Placed) -> float | None:
+    if rule.window.field in EVENT_FIELDS:
+        return 1.0 if getattr(placed.reading, rule.window.field, None) else None
+    return usable(ctx, placed, rule.window.field)
+
+
+def _aggregate(agg: str, values: list[float]) -> float:
+    if agg == "mean":
+        return math.fsum(values) / len(values)
+    if agg == "min":
+        return min(values)
+    if agg == "max":
+        return max(values)
+    if agg == "sum":
+        return math.fsum(values)
+    return float(len(values))
+
+
+def _evidence(rule: WindowRule, sensor_id: str, rows: list[list[Any]]) -> list[Evidence]:
+    return [
+        Evidence(
+            sensor_id=sensor_id,
+            field=rule.window.field,
+            value=row[1],
+            ts=utc(row[0]),
+            topic=row[2],
+            partition=row[3],
+            offset=row[4],
+        )
+        for row in rows[-MAX_EVIDENCE:]
+    ]
+
+
+def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None:
+    value = _value(ctx, rule, placed)
+    if value is None:
+        return
+    window = rule.window
+    size, grace = window.size.total_seconds(), window.grace.total_seconds()
+    watermark = ctx.watermark if ctx.watermark is not None else t
+    entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
+    remember_place(entry, placed)
+    row = [t, value, placed.topic, placed.partition, placed.offset]
+    if window.type == "sliding":
+        if t < watermark - grace:
+            _late(ctx, rule)
+            return
+        rows: list[list[Any]] = entry.setdefault("b", [])
+        rows.append(row)
+        rows.sort(key=lambda r: r[0])
+        latest = rows[-1][0]
+        rows[:] = [r for r in rows if r[0] > latest - size - grace]
+        current = [r for r in rows if r[0] > latest - size]
+        aggregate = _aggregate(window.agg, [r[1] for r in current])
+        _decide(ctx, rule, placed.sensor_id, entry, aggregate, latest, current)
+        return
+    hop = (window.hop or window.size).total_seconds()
+    open_windows: dict[str, list[Any]] = entry.setdefault("w", {})
+    first = math.floor((t - size) / hop) + 1
+    last = math.floor(t / hop)
+    late = False
+    for k in range(first, last + 1):
+        start = k * hop
+        if start + size + grace <= watermark:
+            late = True  # the watermark passed that window's end and grace: it has closed
+            continue
+        open_windows.setdefault(str(start), []).append(row)
+    if late:
+        _late(ctx, rule)
+
+
+def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
+    window = rule.window
+    size, grace = window.size.total_seconds(), window.grace.total_seconds()
+    if window.type == "sliding":
+        return
+    for sensor_id, entry in ctx.rule_state(rule).items():
+        open_windows: dict[str, list[Any]] = entry.get("w", {})
+        due = sorted(float(s) for s in open_windows if float(s) + size + grace <= watermark)
+        for start in due:
+            rows = open_windows.pop(_key(open_windows, start))
+            aggregate = _aggregate(window.agg, [r[1] for r in rows])
+            entry["closed"] = max(entry.get("closed", -math.inf), start + size)
+            _decide(ctx, rule, sensor_id, entry, aggregate, start + size, rows, window_start=start)
+
+
+def _key(open_windows: dict[str, list[Any]], start: float) -> str:
+    for key in open_windows:
+        if float(key) == start:
+            return key
+    raise KeyError(start)
+
+
+def _decide(
+    ctx: Context,
+    rule: WindowRule,
+    sensor_id: str,
+    entry: dict[str, Any],
+    aggregate: float,
+    t: float,
+    rows: list[list[Any]],
+    window_start: float | None = None,
+) -> None:
+    holds = rule.condition.holds(aggregate)
+    cleared = rule.clear.condition.holds(aggregate) if rule.clear.condition is not None else True
+    evidence = [
+        Evidence(
+            sensor_id=sensor_id,
+            field=f"{rule.window.agg}({rule.window.field}) over {rule.window.size}"[:64],
+            value=round(aggregate, 3),
+            ts=utc(rows[-1][0]),
+        ),
+        *_evidence(rule, sensor_id, rows),
+    ]
+    observe(
+        ctx, rule, sensor_id, holds, t, None, evidence, cleared=cleared, place=entry.get("place")
+    )
+
+
+def _ts(t: float) -> Any:
+    return utc(t)
+
+
+def _late(ctx: Context, rule: WindowRule) -> None:
+    ctx.count("late_readings")
+    ctx.count(f"late_readings:{rule.id}")

@@ -1,0 +1,449 @@
+"""The rule engine, pure: every rule kind, window edges, lateness, hold, cooldown, schedules,
+geofence tracks across zones, correlation in metres, and the shipped pack over scenarios."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ioc.geo import ZoneIndex, default_zones, parse_zones
+from ioc.geo.distance import offset_m
+from ioc.rules.engine import Engine, EngineState
+from ioc.rules.loader import RuleError, default_rules, parse_rules
+from ioc.rules.offline import run
+from ioc.rules.values import Placed
+from ioc.schemas import Decoder
+from ioc.schemas.alerts import Alert
+from ioc.schemas.readings import CameraReading, EnvironmentReading
+from simulators.generate import Simulation
+from simulators.scenario import load_scenario
+from tests.test_zones import box, collection, feature
+
+T0 = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # 07:00 in Đà Lạt
+TITLE = "title: {vi: t, en: t}\n  severity: moderate\n  category: Env\n"
+
+
+def rules(body: str) -> Engine:
+    return Engine(parse_rules(body, "test.yaml"))
+
+
+def env(minute: float, sensor: str = "aq-1", **values: float) -> Placed:
+    reading = EnvironmentReading(
+        kind="environment",
+        sensor_id=sensor,
+        source_id="st-1",
+        ts=T0 + timedelta(minutes=minute),
+        lat=11.94,
+        lon=108.44,
+        **values,
+    )
+    return Placed(reading, "da-lat")
+
+
+def feed(engine: Engine, *batches: list[Placed]) -> tuple[EngineState | None, list[Alert]]:
+    state: EngineState | None = None
+    alerts: list[Alert] = []
+    for batch in batches:
+        state, raised = engine.evaluate(state, batch)
+        alerts.extend(raised)
+    return state, alerts
+
+
+def fired(alerts: list[Alert]) -> list[tuple[str, float]]:
+    return [(a.status, (a.event_time - T0).total_seconds() / 60) for a in alerts]
+
+
+# --- threshold, hold, cooldown, clear ---------------------------------------------------------
+
+
+def test_threshold_fires_and_resolves() -> None:
+    engine = rules(f"- id: r\n  field: pm25\n  condition: '> 50'\n  {TITLE}")
+    _, alerts = feed(engine, [env(0, pm25=10), env(1, pm25=60), env(2, pm25=70), env(3, pm25=20)])
+    assert fired(alerts) == [("firing", 1), ("resolved", 3)]
+    assert alerts[0].alert_id == alerts[1].alert_id  # the same alert, resolved
+    assert alerts[0].evidence[0].value == 60
+
+
+def test_for_holds_before_firing() -> None:
+    engine = rules(f"- id: r\n  field: pm25\n  condition: '> 50'\n  for: 5m\n  {TITLE}")
+    readings = [env(m, pm25=60) for m in range(0, 7)]
+    _, alerts = feed(engine, readings)
+    assert fired(alerts) == [("firing", 5)]
+    # A dip resets the hold.
+    _, alerts = feed(engine, [env(0, pm25=60), env(3, pm25=10), env(4, pm25=60), env(8, pm25=60)])
+    assert fired(alerts) == []
+
+
+def test_cooldown_suppresses_a_repeat_for_the_same_subject() -> None:
+    engine = rules(f"- id: r\n  field: pm25\n  condition: '> 50'\n  cooldown: 30m\n  {TITLE}")
+    seq = [env(0, pm25=60), env(1, pm25=10), env(10, pm25=60), env(11, pm25=10), env(40, pm25=60)]
+    _, alerts = feed(engine, seq)
+    assert fired(alerts) == [("firing", 0), ("resolved", 1), ("firing", 40)]
+    # Another sensor is another subject: not held back by the first one's cooldown.
+    _, alerts = feed(engine, [env(0, pm25=60), env(1, "aq-2", pm25=60)])
+    assert len(alerts) == 2
+
+
+def test_clear_condition_is_hysteresis() -> None:
+    engine = rules(
+        f"- id: r\n  field: pm25\n  condition: '> 50'\n  clear: {{condition: '< 40', after: 2m}}\n"
+        f"  {TITLE}"
+    )
+    seq = [
+        env(0, pm25=60),
+        env(1, pm25=45),
+        env(2, pm25=45),
+        env(3, pm25=30),
+        env(4, pm25=30),
+        env(5, pm25=30),
+    ]
+    _, alerts = feed(engine, seq)
+    assert fired(alerts) == [("firing", 0), ("resolved", 5)]
+
+
+def test_an_implausible_value_is_not_used_and_is_counted() -> None:
+    engine = rules(f"- id: r\n  field: temperature_c\n  condition: '> 40'\n  {TITLE}")
+    state, alerts = feed(engine, [env(0, temperature_c=75)])
+    assert alerts == []
+    assert state is not None
+    assert state["counters"]["implausible"] == 1
+
+
+def test_a_stale_reading_downgrades_its_alert_and_says_so() -> None:
+    engine = rules(f"- id: r\n  field: pm25\n  condition: '> 50'\n  {TITLE}")
+    _, alerts = feed(engine, [env(30, "aq-2", pm25=10), env(0, pm25=60)])
+    (alert,) = alerts
+    assert alert.severity == "minor"
+    assert alert.health is not None
+    assert "30 min behind" in alert.health
+
+
+# --- windows ----------------------------------------------------------------------------------
+
+TUMBLING = (
+    "- id: w\n  window: {{type: tumbling, size: 10m, agg: {agg}, field: pm25, grace: {grace}}}\n"
+    "  condition: '{cond}'\n  "
+)
+
+
+def test_a_reading_on_a_boundary_belongs_to_the_next_window() -> None:
+    engine = rules(TUMBLING.format(agg="count", grace="0s", cond=">= 2") + TITLE)
+    # 00:00 and 00:09:59 in [0, 10); 00:10 exactly opens [10, 20).
+    _, alerts = feed(engine, [env(0, pm25=1), env(9.99, pm25=1), env(10, pm25=1), env(25, pm25=1)])
+    assert fired(alerts) == [("firing", 10), ("resolved", 20)]
+
+
+def test_tumbling_mean_closes_after_the_grace() -> None:
+    engine = rules(TUMBLING.format(agg="mean", grace="2m", cond="> 50") + TITLE)
+    _, alerts = feed(engine, [env(1, pm25=60), env(5, pm25=50), env(11, pm25=10)])
+    assert alerts == []  # the window [0, 10) waits for its grace until 12:00
+    _, alerts = feed(engine, [env(1, pm25=60), env(5, pm25=50), env(11, pm25=10), env(12, pm25=1)])
+    assert fired(alerts) == [("firing", 10)]
+    assert alerts[0].evidence[0].value == 55
+
+
+def test_late_within_grace_counts_and_beyond_grace_is_counted_not_applied() -> None:
+    engine = rules(TUMBLING.format(agg="max", grace="2m", cond="> 50") + TITLE)
+    # 00:09 arrives after 00:11 (within grace): it still counts in [0, 10).
+    _, alerts = feed(engine, [env(1, pm25=10), env(11, pm25=10), env(9, pm25=90), env(13, pm25=1)])
+    assert fired(alerts) == [("firing", 10)]
+    # 00:09 arriving after 00:13 is beyond the grace: not applied, counted.
+    state, alerts = feed(
+        engine, [env(1, pm25=10), env(11, pm25=10), env(13, pm25=1), env(9, pm25=90)]
+    )
+    assert alerts == []
+    assert state is not None
+    assert state["counters"]["late_readings"] == 1
+
+
+def test_hopping_windows_overlap() -> None:
+    engine = rules(
+        "- id: h\n  window: {type: hopping, size: 10m, hop: 5m, agg: sum, field: rain_mm_h,"
+        " grace: 0s}\n  condition: '>= 10'\n  " + TITLE
+    )
+    # 6 mm at 00:07 is in [0, 10) and [5, 15); 4 mm at 00:12 only in [5, 15) and [10, 20).
+    _, alerts = feed(engine, [env(7, rain_mm_h=6), env(12, rain_mm_h=4), env(30, rain_mm_h=0)])
+    assert fired(alerts) == [("firing", 15), ("resolved", 20)]
+
+
+def test_sliding_window_evaluates_at_each_reading() -> None:
+    engine = rules(
+        "- id: s\n  window: {type: sliding, size: 3m, agg: mean, field: pm25}\n"
+        "  condition: '> 50'\n  " + TITLE
+    )
+    seq = [env(0, pm25=40), env(1, pm25=70), env(2, pm25=60), env(5, pm25=10)]
+    _, alerts = feed(engine, seq)
+    assert fired(alerts) == [("firing", 1), ("resolved", 5)]
+
+
+def test_a_window_survives_a_restart_through_its_plain_state() -> None:
+    import orjson
+
+    engine = rules(TUMBLING.format(agg="count", grace="0s", cond=">= 3") + TITLE)
+    state, alerts = engine.evaluate(None, [env(0, pm25=1), env(3, pm25=1)])
+    restored = orjson.loads(orjson.dumps(state))  # what a changelog gives back
+    state, alerts = Engine(engine.ruleset).evaluate(restored, [env(6, pm25=1), env(10, pm25=1)])
+    assert fired(alerts) == [("firing", 10)]
+
+
+# --- absence and rate of change -----------------------------------------------------------
+
+
+def test_a_silent_sensor_goes_offline_and_comes_back() -> None:
+    engine = rules(f"- id: a\n  type: absence\n  after: 10m\n  {TITLE}")
+    _, alerts = feed(
+        engine,
+        [env(0, pm25=1), env(1, "aq-2", pm25=1)],
+        [env(9, "aq-2", pm25=1), env(18, "aq-2", pm25=1)],
+        [env(25, pm25=1)],
+    )
+    assert [(a.status, a.subject) for a in alerts] == [
+        ("firing", "aq-1"),
+        ("resolved", "aq-1"),
+    ]
+    assert (alerts[0].event_time - T0) == timedelta(minutes=10)
+    # Also when the whole gap falls inside one batch.
+    _, alerts = feed(engine, [env(0, pm25=1), env(25, pm25=1)])
+    assert fired(alerts) == [("firing", 10), ("resolved", 25)]
+
+
+def test_water_rising_20_cm_in_10_minutes() -> None:
+    engine = rules(
+        "- id: rise\n  type: rate_of_change\n  field: water_level_cm\n  change: '> 20'\n"
+        "  over: 10m\n  " + TITLE
+    )
+    slow = [env(m, water_level_cm=50 + m) for m in range(0, 30, 2)]
+    assert feed(engine, slow)[1] == []
+    fast = [env(m, water_level_cm=50 + 3 * m) for m in range(0, 12, 2)]
+    assert fired(feed(engine, fast)[1]) == [("firing", 8)]
+
+
+# --- geofence ---------------------------------------------------------------------------------
+
+
+def two_zones(schedule: str = "") -> ZoneIndex:
+    sched = {"start": "22:00", "end": "05:00"} if schedule else None
+    return ZoneIndex(
+        parse_zones(
+            collection(
+                feature(
+                    "zone-a",
+                    kind="restricted",
+                    geometry=box(108.40, 11.90, 108.41, 11.91),
+                    schedule=sched,
+                ),
+                feature("zone-b", kind="restricted", geometry=box(108.41, 11.90, 108.42, 11.91)),
+            )
+        )
+    )
+
+
+def cam(index: ZoneIndex, when: datetime, lon: float, track: str = "trk-1") -> Placed:
+    reading = CameraReading(
+        kind="camera",
+        sensor_id="cam-1",
+        source_id="nvr-1",
+        ts=when,
+        lat=11.905,
+        lon=lon,
+        analytic="intrusion",
+        confidence=0.9,
+        track_id=track,
+    )
+    district, zones = index.locate_one(reading.lat, reading.lon)
+    return Placed(reading, district, tuple(zones))
+
+
+GEOFENCE = "- id: g\n  type: geofence\n  event: {event}\n  when: {{zone_kind: restricted}}\n  "
+
+
+def test_a_track_crossing_two_zones_enters_and_exits_each() -> None:
+    index = two_zones()
+    path = [108.395, 108.405, 108.415, 108.425]  # outside → a → b → outside
+    track = [cam(index, T0 + timedelta(minutes=i), lon) for i, lon in enumerate(path)]
+    _, entered = feed(rules(GEOFENCE.format(event="enter") + TITLE), track)
+    _, left = feed(rules(GEOFENCE.format(event="exit") + TITLE), track)
+    assert [(a.subject, a.event_time) for a in entered] == [
+        ("track_id:trk-1@zone-a", track[1].ts),
+        ("track_id:trk-1@zone-b", track[2].ts),
+    ]
+    assert [a.subject for a in left] == ["track_id:trk-1@zone-a", "track_id:trk-1@zone-b"]
+
+
+def test_dwell_needs_the_time_inside() -> None:
+    index = two_zones()
+    engine = rules(GEOFENCE.format(event="dwell") + TITLE + "  dwell: 5m\n")
+    stay = [cam(index, T0 + timedelta(minutes=m), 108.405) for m in (0, 2, 4, 6, 8)]
+    _, alerts = feed(engine, [*stay, cam(index, T0 + timedelta(minutes=9), 108.395)])
+    assert [a.status for a in alerts] == ["firing", "resolved"]
+    assert alerts[0].event_time == T0 + timedelta(minutes=6)
+
+
+@pytest.mark.parametrize(
+    ("local", "active"), [("21:59", False), ("23:30", True), ("04:59", True), ("05:00", False)]
+)
+def test_a_scheduled_zone_counts_only_in_its_hours_across_midnight(
+    local: str, active: bool
+) -> None:
+    index = two_zones(schedule="night")
+    hh, mm = map(int, local.split(":"))
+    # Local time Asia/Ho_Chi_Minh is UTC+7.
+    when = datetime(2026, 11, 16, hh, mm, tzinfo=UTC) - timedelta(hours=7)
+    outside, inside = cam(index, when - timedelta(seconds=10), 108.395), cam(index, when, 108.405)
+    _, alerts = feed(rules(GEOFENCE.format(event="enter") + TITLE), [outside, inside])
+    assert bool(alerts) is active
+
+
+# --- correlation ------------------------------------------------------------------------------
+
+CORRELATION = """
+- id: smoke
+  when: {kind: camera, analytic: fire_smoke}
+  field: analytic
+  condition: "== 1"
+  title: {vi: k, en: smoke}
+  severity: severe
+  category: Fire
+- id: heat
+  field: temperature_c
+  condition: "> 35"
+  title: {vi: n, en: heat}
+  severity: moderate
+  category: Fire
+- id: fire
+  type: correlation
+  rules: [smoke, heat]
+  within: 5m
+  radius_m: 300
+  title: {vi: c, en: fire}
+  severity: extreme
+  category: Fire
+"""
+
+
+def smoke_and_heat(distance_m: float, minutes_apart: float) -> list[Placed]:
+    here = (11.94, 108.44)
+    there = offset_m(here, 0, distance_m)  # due east: longitude degrees shrink with latitude
+    smoke = CameraReading(
+        kind="camera",
+        sensor_id="cam-1",
+        source_id="nvr-1",
+        ts=T0,
+        lat=here[0],
+        lon=here[1],
+        analytic="fire_smoke",
+        confidence=0.9,
+    )
+    heat = EnvironmentReading(
+        kind="environment",
+        sensor_id="aq-9",
+        source_id="st-9",
+        ts=T0 + timedelta(minutes=minutes_apart),
+        lat=there[0],
+        lon=there[1],
+        temperature_c=45.0,
+    )
+    return [Placed(smoke, "da-lat"), Placed(heat, "da-lat")]
+
+
+@pytest.mark.parametrize(
+    ("distance", "apart", "expected"),
+    [(250, 2, True), (350, 2, False), (250, 6, False), (290, 4.9, True)],
+)
+def test_correlation_radius_is_in_metres(distance: float, apart: float, expected: bool) -> None:
+    _, alerts = feed(rules(CORRELATION), smoke_and_heat(distance, apart))
+    composite = [a for a in alerts if a.rule_id == "fire"]
+    assert bool(composite) is expected
+    if composite:
+        assert composite[0].severity == "extreme"
+        assert {e.field for e in composite[0].evidence} == {"alert:smoke", "alert:heat"}
+
+
+# --- rule files -------------------------------------------------------------------------------
+
+
+def test_errors_name_file_line_rule_and_field() -> None:
+    text = (
+        "- id: ok\n  field: pm25\n  condition: '> 1'\n  "
+        + TITLE
+        + "- id: broken\n  window: {type: hopping, size: 10m, agg: mean, field: pm2.5}\n"
+        "  condition: 55\n  " + TITLE
+    )
+    with pytest.raises(RuleError) as caught:
+        parse_rules(text, "pack.yaml")
+    problems = caught.value.problems
+    assert any(
+        p.startswith("pack.yaml:8: rule broken: window.field: unknown field") for p in problems
+    )
+    assert any(
+        p.startswith("pack.yaml:9: rule broken: condition:") and "write the operator" in p
+        for p in problems
+    )
+
+
+def test_the_shipped_pack_is_valid() -> None:
+    pack = default_rules()
+    kinds = Counter(r.type for r in pack.rules)
+    assert set(kinds) == {
+        "threshold",
+        "window",
+        "geofence",
+        "absence",
+        "rate_of_change",
+        "correlation",
+    }
+
+
+# --- the shipped pack over the shipped scenarios -------------------------------------------
+
+
+def alerts_for(name: str) -> list[Alert]:
+    records = Simulation(load_scenario(name)).records()
+    decoder = Decoder(clock=lambda: datetime(2100, 1, 1, tzinfo=UTC))
+    return list(
+        run(
+            default_rules(),
+            default_zones(),
+            ((r.value, r.topic, None, None) for r in records),
+            decoder,
+        )
+    )
+
+
+def test_a_quiet_day_raises_nothing() -> None:
+    assert alerts_for("quiet-day") == []
+
+
+PRIMARY = {
+    "accident": "accident",
+    "storm": "water-above-alarm",
+    "air_pollution": "aqi-bad",
+    "intrusion": "night-intrusion",
+    "silence": "sensor-offline",
+    "fire": "fire-confirmed",
+    "plate_match": "watchlist-plate",
+}
+
+
+def test_the_demo_raises_what_it_injects_and_nothing_else() -> None:
+    sim = Simulation(load_scenario("demo"))
+    alerts = [a for a in alerts_for("demo") if a.status == "firing"]
+    for episode in sim.episodes:
+        rule = PRIMARY[episode.type]
+        found = [
+            a
+            for a in alerts
+            if a.rule_id == rule
+            and episode.start <= a.event_time <= episode.end + timedelta(minutes=30)
+            and any(e.sensor_id in episode.sensors for e in a.evidence)
+        ]
+        assert found, f"{episode.type}: no {rule} alert from {episode.sensors}"
+    # Nothing fires away from the episodes, in time or in place.
+    for alert in alerts:
+        assert any(
+            e.start <= alert.event_time <= e.end + timedelta(hours=1)
+            and {ev.sensor_id for ev in alert.evidence} & set(e.sensors)
+            for e in sim.episodes
+        ), (alert.rule_id, alert.subject)
