@@ -170,6 +170,7 @@ TOWNS: tuple[Town, ...] = (
     Town("Thạnh Mỹ", "rest", 11.7600, 108.4900, 1000),
 )
 
+
 def road(road_id: str) -> Road:
     for r in ROADS:
         if r.id == road_id:
