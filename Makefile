@@ -31,7 +31,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
-	$(BIN)/mypy ioc
+	$(BIN)/mypy ioc simulators
 
 test: lint
 	$(BIN)/python -m pytest

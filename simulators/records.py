@@ -114,3 +114,31 @@ def count_records(path: Path) -> int:
     """Lines holding a record, for progress bars: cheap, it does not parse them."""
     with path.open("rb") as lines:
         return sum(1 for line in lines if line.strip())
+
+
+def parse_lines(lines: Iterable[bytes], name: str) -> Iterator[Record]:
+    """Every record of a recording read from any stream (stdin, say); `name` goes into errors."""
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            yield Record.from_line(line, f"{name}:{number}")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingScan:
+    count: int
+    first_ts: int | None
+    max_ts: int | None
+    topics: frozenset[str]
+
+
+def scan_recording(path: Path) -> RecordingScan:
+    """Parse a whole recording without keeping it: its size, first and latest timestamps and
+    topics, or the RecordingError of its first bad line, before anything is sent."""
+    count, first_ts, max_ts, topics = 0, None, None, set()
+    for record in read_records(path):
+        if first_ts is None:
+            first_ts = record.ts
+        max_ts = record.ts if max_ts is None else max(max_ts, record.ts)
+        count += 1
+        topics.add(record.topic)
+    return RecordingScan(count, first_ts, max_ts, frozenset(topics))

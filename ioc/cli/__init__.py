@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ioc import __version__
-from ioc.cli import aqi, broker, config, demo, schema, worker, zones
+from ioc.cli import aqi, broker, config, demo, record, replay, schema, simulate, worker, zones
 from ioc.cli.common import CommandError
 from ioc.settings import SettingsError
 
@@ -37,7 +37,7 @@ Examples:
   curl -s localhost:6066/metrics  the worker's Prometheus metrics (also /health)
 """
 
-COMMANDS = (demo, broker, worker, zones, aqi, schema, config)
+COMMANDS = (demo, broker, worker, simulate, record, replay, zones, aqi, schema, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
