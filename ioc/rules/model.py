@@ -39,7 +39,7 @@ from pydantic import (
 from ioc.durations import Duration
 from ioc.schemas.alerts import Category, Severity
 from ioc.schemas.common import Slug, Text
-from ioc.schemas.readings import CameraAnalytic, TrafficEvent
+from ioc.schemas.readings import ENVIRONMENT_FIELDS, CameraAnalytic, TrafficEvent
 
 ReadingKind = Literal["traffic", "camera", "environment"]
 
@@ -171,17 +171,7 @@ NUMERIC_FIELDS = {
     "occupancy_pct",
     "confidence",
     "count",
-    "pm25",
-    "pm10",
-    "o3",
-    "no2",
-    "so2",
-    "co",
-    "noise_db",
-    "water_level_cm",
-    "rain_mm_h",
-    "temperature_c",
-    "humidity_pct",
+    *ENVIRONMENT_FIELDS,
 }
 EVENT_FIELDS = {"event", "analytic"}  # a rule on these fires on presence, "== 1"
 

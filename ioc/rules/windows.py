@@ -98,19 +98,11 @@ def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
         return
     for sensor_id, entry in ctx.rule_state(rule).items():
         open_windows: dict[str, list[Any]] = entry.get("w", {})
-        due = sorted(float(s) for s in open_windows if float(s) + size + grace <= watermark)
-        for start in due:
-            rows = open_windows.pop(_key(open_windows, start))
+        due = sorted((k for k in open_windows if float(k) + size + grace <= watermark), key=float)
+        for key in due:
+            rows = open_windows.pop(key)
             aggregate = _aggregate(window.agg, [r[1] for r in rows])
-            entry["closed"] = max(entry.get("closed", -math.inf), start + size)
-            _decide(ctx, rule, sensor_id, entry, aggregate, start + size, rows, window_start=start)
-
-
-def _key(open_windows: dict[str, list[Any]], start: float) -> str:
-    for key in open_windows:
-        if float(key) == start:
-            return key
-    raise KeyError(start)
+            _decide(ctx, rule, sensor_id, entry, aggregate, float(key) + size, rows)
 
 
 def _decide(
@@ -121,7 +113,6 @@ def _decide(
     aggregate: float,
     t: float,
     rows: list[list[Any]],
-    window_start: float | None = None,
 ) -> None:
     holds = rule.condition.holds(aggregate)
     cleared = rule.clear.condition.holds(aggregate) if rule.clear.condition is not None else True
