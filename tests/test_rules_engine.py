@@ -16,7 +16,7 @@ from ioc.rules.offline import run
 from ioc.rules.values import Placed
 from ioc.schemas import Decoder
 from ioc.schemas.alerts import Alert
-from ioc.schemas.readings import CameraReading, EnvironmentReading
+from ioc.schemas.readings import CameraReading, EnvironmentReading, TrafficReading
 from simulators.generate import Simulation
 from simulators.scenario import load_scenario
 from tests.test_zones import box, collection, feature
@@ -101,6 +101,27 @@ def test_clear_condition_is_hysteresis() -> None:
     ]
     _, alerts = feed(engine, seq)
     assert fired(alerts) == [("firing", 0), ("resolved", 5)]
+
+
+def test_an_event_resolves_where_it_was_raised_after_a_quiet_period() -> None:
+    engine = rules(
+        "- id: acc\n  when: {kind: traffic, event: accident}\n  field: event\n"
+        "  condition: '== 1'\n  clear: {after: 30m}\n  " + TITLE
+    )
+    crash = TrafficReading(
+        kind="traffic",
+        sensor_id="trf-1",
+        source_id="gw-1",
+        ts=T0,
+        lat=11.51,
+        lon=107.75,
+        road="QL20",
+        event="accident",
+        plate="49A-123.45",
+    )
+    _, alerts = feed(engine, [Placed(crash, "bao-loc")], [env(40, pm25=1)])
+    assert fired(alerts) == [("firing", 0), ("resolved", 40)]
+    assert {(a.lat, a.lon, a.district) for a in alerts} == {(11.51, 107.75, "bao-loc")}
 
 
 def test_an_implausible_value_is_not_used_and_is_counted() -> None:

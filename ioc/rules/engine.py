@@ -131,19 +131,10 @@ def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> N
     if rule.field in EVENT_FIELDS:
         # An event (an accident, a detection) fires once per cooldown; it resolves only after
         # `clear.after` without another one (or by an operator, on the incident).
-        reading = placed.reading
-        what = getattr(reading, rule.field)
-        if not rule.condition.holds(value):
-            return
-        subject = placed.sensor_id
-        entry = ctx.rule_state(rule).setdefault(subject, {})
-        status = Status.from_record(entry.get("status"))
-        if status.once(t, rule.cooldown.total_seconds()):
-            status.firing_since = t
-            ctx.raise_alert(
-                rule, subject, "fire", t, t, placed, [evidence_of(placed, rule.field, what)]
-            )
-        entry["status"] = status.to_record()
+        if rule.condition.holds(value):
+            what = getattr(placed.reading, rule.field)
+            evidence = [evidence_of(placed, rule.field, what)]
+            _once(ctx, rule, placed.sensor_id, t, placed, evidence, resolvable=True)
         return
     cleared = rule.clear.condition.holds(value) if rule.clear.condition is not None else True
     observe(
@@ -318,11 +309,23 @@ def _geofence(ctx: Context, rule: GeofenceRule, placed: Placed, t: float) -> Non
 
 
 def _once(
-    ctx: Context, rule: AnyRule, subject: str, t: float, placed: Placed, evidence: list[Evidence]
+    ctx: Context,
+    rule: AnyRule,
+    subject: str,
+    t: float,
+    placed: Placed,
+    evidence: list[Evidence],
+    *,
+    resolvable: bool = False,
 ) -> None:
+    """A one-shot alert. `resolvable` ones stay firing until `_quiet_again` resolves them,
+    at the place they were raised."""
     entry = ctx.rule_state(rule).setdefault(subject, {})
     status = Status.from_record(entry.get("status"))
     if status.once(t, rule.cooldown.total_seconds()):
+        if resolvable:
+            status.firing_since = t
+            remember_place(entry, placed)
         ctx.raise_alert(rule, subject, "fire", t, t, placed, evidence)
     entry["status"] = status.to_record()
 
