@@ -12,8 +12,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
 
 from ioc.topics import TopicSpec
 
@@ -137,3 +139,39 @@ def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
         message = entry[2] if len(entry) > 2 else None
         out.append((str(name), int(code), message))
     return out
+
+
+async def seed_offsets(servers: Sequence[str], group: str, topics: Sequence[str]) -> int:
+    """Commit the earliest offset for each partition the group has never committed on.
+
+    Faust drops records that a fetch returns while its flow is suspended (a rebalance) and
+    seeks back to the committed offsets; where the group has none, the seek does nothing and
+    the records are skipped for good. A starting group therefore gets a commit at the start of
+    every partition, which is where it would begin anyway. Returns how many were seeded. A
+    group whose members are running refuses a commit from outside; it has its own commits.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=list(servers),
+        group_id=group,
+        client_id="ioc-seed",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        missing = [tp for tp in tps if await consumer.committed(tp) is None]
+        if not missing:
+            return 0
+        earliest = await consumer.beginning_offsets(missing)
+        consumer.assign(missing)
+        try:
+            await consumer.commit({tp: OffsetAndMetadata(earliest[tp], "") for tp in missing})
+        except KafkaError:
+            return 0
+        return len(missing)
+    finally:
+        await consumer.stop()

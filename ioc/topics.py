@@ -24,6 +24,17 @@ def district_incidents(slug: str) -> str:
     return f"{INCIDENTS}.{slug}"
 
 
+def correlation_cells(settings: Settings) -> str:
+    """Alerts on their way to correlation, keyed by rule and grid cell: the app's own topic,
+    named after it like Faust's changelogs."""
+    return settings.topic(f"{settings.app_id}-correlation-cells")
+
+
+def consumed_topics(settings: Settings) -> list[str]:
+    """The topics the worker's consumer group reads."""
+    return [settings.topic(t) for t in SENSOR_TOPICS] + [correlation_cells(settings)]
+
+
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
     name: str
@@ -50,6 +61,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # Reference data: one partition keeps a total order of reloads.
         TopicSpec(settings.topic(ZONES), 1, compacted=True, replication=r),
         TopicSpec(settings.topic(RULES), 1, compacted=True, replication=r),
+        TopicSpec(correlation_cells(settings), n, replication=r),
     ]
     specs += [
         TopicSpec(settings.topic(district_incidents(slug)), 1, compacted=True, replication=r)

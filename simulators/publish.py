@@ -126,6 +126,8 @@ def wait_for_broker(
 class _Future(Protocol):
     def add_errback(self, f: Callable[..., Any], *args: Any) -> Any: ...
 
+    def get(self, timeout: float | None = None) -> Any: ...
+
 
 class Producer(Protocol):
     """The part of kafka-python's KafkaProducer that publishing uses."""

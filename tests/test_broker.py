@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
 
-from ioc.admin import ensure_topics, list_topics, partition_counts
+from ioc.admin import ensure_topics, list_topics, partition_counts, seed_offsets
 from ioc.broker import (
     BinaryNotFound,
     BrokerError,
@@ -123,6 +123,18 @@ def test_ensure_topics_is_idempotent_and_honours_partition_counts(
     assert counts == {s.name: s.partitions for s in specs}
     assert counts[prefixed.topic("sensors.traffic")] == 3
     assert counts[prefixed.topic("ioc.zones")] == 1
+
+
+def test_a_new_group_is_seeded_at_the_start_of_each_partition_once(
+    broker: EmbeddedBroker, kafka: Kafka
+) -> None:
+    name, group = _topic(), f"group-{uuid.uuid4().hex[:8]}"
+    asyncio.run(ensure_topics([broker.bootstrap], [TopicSpec(name, 2)]))
+    kafka.produce(name, [(b"k", b"v")])
+    assert asyncio.run(seed_offsets([broker.bootstrap], group, [name])) == 2
+    assert kafka.committed(group, name) == {0: 0, 1: 0}
+    # Seeded once: a group with commits keeps them.
+    assert asyncio.run(seed_offsets([broker.bootstrap], group, [name])) == 0
 
 
 def test_a_differing_partition_count_is_reported_not_changed(broker: EmbeddedBroker) -> None:

@@ -17,7 +17,7 @@ def _help(*args: str) -> str:
 
 def test_top_level_help_lists_commands_and_explains_the_broker() -> None:
     text = _help()
-    for command in ("demo", "broker", "worker", "config"):
+    for command in ("demo", "broker", "worker", "rules", "config"):
         assert f"    {command} " in text
     assert "IOC_BROKER=kafka://HOST:PORT" in text
     assert "Examples:" in text
@@ -30,6 +30,7 @@ def test_top_level_help_lists_commands_and_explains_the_broker() -> None:
         ("broker", ["--port", "in memory", "IOC_BROKER", "Example"]),
         ("demo", ["Ctrl-C"]),
         ("config", ["--json", "environment"]),
+        ("rules", ["check", "test", "load", "keeps the set it runs"]),
     ],
 )
 def test_each_command_explains_itself(command: str, phrases: list[str]) -> None:

@@ -9,7 +9,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ioc import __version__
-from ioc.cli import aqi, broker, config, demo, record, replay, schema, simulate, worker, zones
+from ioc.cli import (
+    aqi,
+    broker,
+    config,
+    demo,
+    record,
+    replay,
+    rules,
+    schema,
+    simulate,
+    worker,
+    zones,
+)
 from ioc.cli.common import CommandError
 from ioc.settings import SettingsError
 
@@ -37,7 +49,7 @@ Examples:
   curl -s localhost:6066/metrics  the worker's Prometheus metrics (also /health)
 """
 
-COMMANDS = (demo, broker, worker, simulate, record, replay, zones, aqi, schema, config)
+COMMANDS = (demo, broker, worker, simulate, record, replay, rules, zones, aqi, schema, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

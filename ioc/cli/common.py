@@ -11,10 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ioc.admin import BrokerUnavailable, TopicState, ensure_topics, wait_until_ready
+from aiokafka.errors import KafkaError
+
+from ioc.admin import (
+    BrokerUnavailable,
+    TopicState,
+    ensure_topics,
+    seed_offsets,
+    wait_until_ready,
+)
 from ioc.broker import BrokerError, EmbeddedBroker, discover, remove_discovery, write_discovery
 from ioc.settings import Settings, load_settings
-from ioc.topics import topic_specs
+from ioc.topics import consumed_topics, topic_specs
 
 
 class CommandError(Exception):
@@ -115,3 +123,15 @@ def create_topics(settings: Settings, servers: Sequence[str]) -> list[TopicState
                 state.wanted,
             )
     return states
+
+
+def seed_group_offsets(settings: Settings, servers: Sequence[str]) -> None:
+    try:
+        seeded = asyncio.run(seed_offsets(servers, settings.app_id, consumed_topics(settings)))
+    except KafkaError as exc:
+        logging.getLogger("ioc").warning("could not check the group's offsets: %s", exc)
+        return
+    if seeded:
+        logging.getLogger("ioc").info(
+            "group %s starts at the beginning of %d partitions", settings.app_id, seeded
+        )

@@ -11,21 +11,26 @@ from ioc.cli.common import (
     connect,
     create_topics,
     ensure_data_dir,
+    seed_group_offsets,
     settings_from,
 )
 
 HELP = "run a stream-processing worker (Faust) with /metrics and /health"
 DESCRIPTION = """\
-Run one worker of the ioc Faust application. Any number of identical workers may run against
-the same broker: Kafka's consumer group spreads the partitions between them, and a worker that
-dies hands its partitions and table state (changelogs) to the others.
+Run one worker of the ioc Faust application. It reads the sensor topics, sends what it cannot
+accept to the dead-letter topic with the reason, places readings on the map, runs the alert
+rules (the set loaded with `ioc rules load`, else the shipped pack) and publishes alerts.
+
+Any number of identical workers may run against the same broker: Kafka's consumer group
+spreads the partitions between them, and a worker that dies hands its partitions and table
+state (changelogs) to the others.
 
 Without IOC_BROKER the worker uses the embedded broker of this data dir if one is running
 (`ioc broker`), and otherwise starts its own, which stops with it.
 
 The worker's web server answers:
   /metrics       Prometheus metrics
-  /health        readiness: 200 when partitions are assigned and none is stalled, else 503
+  /health        readiness: 200 once joined and recovered, while no partition is stalled
   /health/live   liveness: 200 while the event loop runs
 """
 
@@ -65,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if conn.embedded is None:
             create_topics(settings, conn.servers)
+        seed_group_offsets(settings, conn.servers)
         runtime = create_app(settings, conn.servers)
         worker = faust.Worker(runtime.app, loglevel=settings.log_level)
         try:

@@ -15,27 +15,37 @@ from ioc.rules.model import CorrelationRule
 from ioc.schemas.alerts import Alert, Evidence
 
 
-def correlate(ctx: Context, rules: Sequence[CorrelationRule], alerts: Sequence[Alert]) -> None:
+def correlate(
+    ctx: Context,
+    rules: Sequence[CorrelationRule],
+    alerts: Sequence[Alert],
+    triggers: set[str] | None = None,
+) -> None:
     for alert in alerts:
         if alert.status != "firing":
             continue
+        trigger = triggers is None or alert.alert_id in triggers
         for rule in rules:
             if alert.rule_id in rule.rules:
-                _consider(ctx, rule, alert)
+                _consider(ctx, rule, alert, trigger)
 
 
-def _consider(ctx: Context, rule: CorrelationRule, alert: Alert) -> None:
+def _consider(ctx: Context, rule: CorrelationRule, alert: Alert, trigger: bool) -> None:
     state = ctx.rule_state(rule)
     recent: list[list[Any]] = state.setdefault("recent", [])
     t = alert.event_time.timestamp()
     within = rule.within.total_seconds()
     here = (alert.lat, alert.lon)
     sensor = alert.evidence[0].sensor_id if alert.evidence else alert.rule_id
+    if any(r[4] == alert.alert_id for r in recent):
+        return  # delivered twice (at-least-once): it counts once
     recent.append([t, alert.rule_id, alert.lat, alert.lon, alert.alert_id, sensor])
     # Pruned by the alerts' own times: alerts are correlated after their batch, when the
     # watermark may already be far ahead of them.
     horizon = max(r[0] for r in recent) - 2 * within
     recent[:] = [r for r in recent if r[0] >= horizon]
+    if not trigger:
+        return
     near = [
         r
         for r in recent

@@ -9,8 +9,12 @@ numbers, strings), so a Faust table can hold it and a restarted worker resumes i
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from ioc.rules import windows
 from ioc.rules.context import (
@@ -52,19 +56,26 @@ class Engine:
         ruleset: RuleSet,
         zoneset_version: str = "none",
         clock: Callable[[], datetime] | None = None,
+        *,
+        correlation: bool = True,
     ) -> None:
+        """`correlation=False` leaves correlation rules to a later `correlate` call: a worker
+        evaluates each source's readings alone, then meets neighbours' alerts in another
+        stage."""
         self.ruleset = ruleset
         self.zoneset_version = zoneset_version
         self.clock = clock
         self.rules = ruleset.enabled
         self.correlations = [r for r in self.rules if isinstance(r, CorrelationRule)]
+        self.inline_correlation = correlation
+        self.digests = {rule.id: rule_digest(rule) for rule in self.rules}
 
     def evaluate(
         self, state: EngineState | None, readings: Iterable[Placed]
     ) -> tuple[EngineState, list[Alert]]:
         """Feed readings (in any order; late ones within a window's grace still count) and
         advance the watermark. Returns the new state and the alerts raised, in order."""
-        ctx = Context(self, state if state is not None else new_state())
+        ctx = Context(self, self.adopt(state) if state is not None else self.adopt(new_state()))
         for placed in readings:
             t = epoch(placed.ts)
             if ctx.watermark is None or t > ctx.watermark:
@@ -73,20 +84,50 @@ class Engine:
             for rule in self.rules:
                 self._on_reading(ctx, rule, placed, t)
         self._on_watermark(ctx)
-        if self.correlations:
+        if self.correlations and self.inline_correlation:
             correlate(ctx, self.correlations, list(ctx.alerts))
         return ctx.state, ctx.alerts
 
     def advance(self, state: EngineState, until: datetime) -> tuple[EngineState, list[Alert]]:
         """Move the watermark without readings (a quiet stream still closes its windows)."""
-        ctx = Context(self, state)
+        ctx = Context(self, self.adopt(state))
         t = epoch(until)
         if ctx.watermark is None or t > ctx.watermark:
             ctx.state["watermark"] = t
         self._on_watermark(ctx)
-        if self.correlations:
+        if self.correlations and self.inline_correlation:
             correlate(ctx, self.correlations, list(ctx.alerts))
         return ctx.state, ctx.alerts
+
+    def correlate(
+        self,
+        state: EngineState | None,
+        alerts: Iterable[Alert],
+        *,
+        rules: Iterable[CorrelationRule] | None = None,
+        triggers: set[str] | None = None,
+    ) -> tuple[EngineState, list[Alert]]:
+        """Feed other rules' alerts to correlation rules (all of them, or `rules`). Only alerts
+        whose ids are in `triggers` (default: all) may complete a composite; the others are
+        neighbours that count towards it."""
+        ctx = Context(self, self.adopt(state if state is not None else new_state()))
+        chosen = self.correlations if rules is None else list(rules)
+        correlate(ctx, chosen, list(alerts), triggers)
+        return ctx.state, ctx.alerts
+
+    def adopt(self, state: EngineState) -> EngineState:
+        """Forget the state of rules that were removed or changed since the state was written:
+        a changed window or hold period starts afresh rather than misreading old records."""
+        if state.get("ruleset") == self.ruleset.version:
+            return state
+        defs: dict[str, str] = state.get("defs") or {}
+        rules: dict[str, Any] = state.setdefault("rules", {})
+        for rule_id in list(rules):
+            if self.digests.get(rule_id) != defs.get(rule_id):
+                del rules[rule_id]
+        state["defs"] = dict(self.digests)
+        state["ruleset"] = self.ruleset.version
+        return state
 
     # --- per reading ----------------------------------------------------------------------
 
@@ -121,6 +162,13 @@ class Engine:
                 _forget(ctx, rule, watermark)
             elif isinstance(rule, ThresholdRule) and rule.field in EVENT_FIELDS:
                 _quiet_again(ctx, rule, watermark)
+
+
+def rule_digest(rule: AnyRule) -> str:
+    canonical = orjson.dumps(
+        rule.model_dump(mode="json", by_alias=True), option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(canonical).hexdigest()[:12]
 
 
 def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> None:

@@ -132,16 +132,33 @@ def _ruleset(rules: Sequence[AnyRule], name: str, sources: tuple[str, ...]) -> R
 def load_rules(paths: Sequence[Path]) -> RuleSet:
     """Several files make one rule set; every problem in every file is reported at once."""
     problems: list[str] = []
-    rules: list[AnyRule] = []
-    names = []
+    texts: list[tuple[str, str]] = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            texts.append((str(path), path.read_text(encoding="utf-8")))
         except OSError as exc:
             problems.append(f"{path}: cannot read ({exc.strerror})")
-            continue
+        except UnicodeDecodeError:
+            problems.append(f"{path}: not UTF-8 text")
+    try:
+        ruleset = rules_from_texts(texts)
+    except RuleError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise RuleError(problems)
+    return ruleset
+
+
+def rules_from_texts(texts: Sequence[tuple[str, str]]) -> RuleSet:
+    """One rule set from (source, YAML text) pairs: from files, or from the `ioc.rules` topic."""
+    if not texts:
+        raise RuleError(["no rule file given"])
+    problems: list[str] = []
+    rules: list[AnyRule] = []
+    names = []
+    for source, text in texts:
         try:
-            ruleset = parse_rules(text, str(path))
+            ruleset = parse_rules(text, source)
         except RuleError as exc:
             problems.extend(exc.problems)
             continue
@@ -155,7 +172,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
     )
     if problems:
         raise RuleError(problems)
-    return _ruleset(rules, "+".join(names), tuple(str(p) for p in paths))
+    return _ruleset(rules, "+".join(names), tuple(source for source, _ in texts))
 
 
 def default_rules() -> RuleSet:

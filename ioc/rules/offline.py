@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -41,8 +42,10 @@ def run(
     zone_set: ZoneSet,
     messages: Iterable[tuple[bytes, str | None, int | None, int | None]],
     decoder: Decoder,
+    rejected: Counter[str] | None = None,
 ) -> Iterator[Alert]:
-    """Alerts as they are raised, for messages (value, topic, partition, offset) in order."""
+    """Alerts as they are raised, for messages (value, topic, partition, offset) in order.
+    Refused messages and readings are counted by reason in `rejected`."""
     index = ZoneIndex(zone_set)
     engine = Engine(ruleset, zone_set.version)
     state: EngineState | None = None
@@ -56,6 +59,8 @@ def run(
 
     for value, topic, partition, offset in messages:
         decoded = decoder.decode(value)
+        if rejected is not None:
+            rejected.update(r.category for r in decoded.rejections)
         pending.extend((r, topic, partition, offset) for r in decoded.readings)
         if len(pending) >= BATCH:
             yield from flush()

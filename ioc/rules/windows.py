@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ioc.durations import format_duration
 from ioc.rules.context import Context, observe, remember_place, usable, utc
 from ioc.rules.model import EVENT_FIELDS, WindowRule
 from ioc.rules.values import Placed
@@ -114,12 +115,13 @@ def _decide(
     t: float,
     rows: list[list[Any]],
 ) -> None:
+    w = rule.window
     holds = rule.condition.holds(aggregate)
     cleared = rule.clear.condition.holds(aggregate) if rule.clear.condition is not None else True
     evidence = [
         Evidence(
             sensor_id=sensor_id,
-            field=f"{rule.window.agg}({rule.window.field}) over {rule.window.size}"[:64],
+            field=f"{w.agg}({w.field}) over {format_duration(w.size)}"[:64],
             value=round(aggregate, 3),
             ts=utc(rows[-1][0]),
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -12,19 +13,29 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry, Info
 
 from ioc import __version__
+from ioc.geo import ZoneIndex, default_zones, load_zones
+from ioc.rules.loader import default_rules
 from ioc.settings import Settings
+from ioc.streams.correlation import CorrelationStage
 from ioc.streams.health import ProgressTracker
+from ioc.streams.metrics import Metrics
+from ioc.streams.outputs import Outputs, internal_rejection
+from ioc.streams.readings import ReadingsStage
+from ioc.streams.rulebook import Rulebook, follow_rules
+from ioc.topics import ALERTS, DEADLETTER, RULES, SENSOR_TOPICS, correlation_cells
 
 STALL_AFTER_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """The app and what its agents share: settings and the Prometheus registry."""
+    """The app and what its agents share: settings, the Prometheus registry, the rules."""
 
     settings: Settings
     app: faust.App
     registry: CollectorRegistry
+    metrics: Metrics
+    rulebook: Rulebook
 
 
 def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
@@ -53,7 +64,84 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         {"version": __version__, "app_id": settings.app_id}
     )
     _add_health(app, settings)
-    return Runtime(settings=settings, app=app, registry=registry)
+    metrics = Metrics.create(registry)
+    zone_set = load_zones(settings.zones) if settings.zones is not None else default_zones()
+    rulebook = Rulebook(default_rules(), zone_set.version, metrics, clock=_utcnow)
+    _add_stages(app, settings, servers, metrics, rulebook, ZoneIndex(zone_set))
+    return Runtime(settings, app, registry, metrics, rulebook)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _raw_topic(app: faust.App, *names: str, **options: Any) -> Any:
+    return app.topic(
+        *names,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        **options,
+    )
+
+
+def _add_stages(
+    app: faust.App,
+    settings: Settings,
+    servers: Sequence[str],
+    metrics: Metrics,
+    rulebook: Rulebook,
+    index: ZoneIndex,
+) -> None:
+    outputs = Outputs(
+        alerts=_raw_topic(app, settings.topic(ALERTS)),
+        deadletter=_raw_topic(app, settings.topic(DEADLETTER)),
+        cells=_raw_topic(app, correlation_cells(settings), partitions=settings.partitions),
+        metrics=metrics,
+    )
+    # Keys and values are plain JSON (Faust's table default): anyone debugging can read them.
+    engine_state = app.Table(
+        "engine-state",
+        default=None,
+        partitions=settings.partitions,
+    )
+    correlation_state = app.Table(
+        "correlation-state",
+        default=None,
+        partitions=settings.partitions,
+    )
+    readings = ReadingsStage(rulebook, index, engine_state, outputs, metrics)
+    correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
+
+    async def reject(reason: str, problems: list[str], offset: int, value: bytes | None) -> None:
+        await outputs.dead_letter(
+            [internal_rejection("rule_set_rejected", "; ".join(problems))],
+            raw=value or b"",
+            topic=settings.topic(RULES),
+            partition=0,
+            offset=offset,
+            key=None,
+        )
+
+    async def rules() -> None:
+        await follow_rules(rulebook, servers, settings.topic(RULES), reject)
+
+    app.task(rules)
+
+    sensor_topics = _raw_topic(app, *(settings.topic(t) for t in SENSOR_TOPICS))
+
+    @app.agent(sensor_topics, name="readings")
+    async def readings_agent(stream: Any) -> None:
+        await rulebook.ready.wait()
+        async for event in stream.events():
+            await readings.handle(event.message)
+
+    @app.agent(outputs.cells, name="correlation")
+    async def correlation_agent(stream: Any) -> None:
+        await rulebook.ready.wait()
+        async for event in stream.events():
+            await correlation.handle(event.message)
 
 
 def _add_health(app: faust.App, settings: Settings) -> None:
@@ -75,6 +163,11 @@ def health_report(app: faust.App, tracker: ProgressTracker) -> tuple[dict[str, A
     consumer: Any = app.consumer if app.started else None
     if consumer is None:
         return {"status": "starting"}, False
+    tables: Any = app.tables  # the TableManager; its type hides `recovery`
+    if not tables.recovery.completed.is_set():
+        # Started, but not yet through its first assignment (a worker is "ok" with no
+        # partitions only once the group has given it none).
+        return {"status": "joining"}, False
     if app.rebalancing:
         return {"status": "rebalancing"}, False
     positions: dict[str, tuple[int | None, int | None]] = {}

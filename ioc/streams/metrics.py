@@ -1,0 +1,73 @@
+"""The pipeline's Prometheus metrics, on the worker's own registry (served at /metrics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    messages: Counter
+    readings: Counter
+    deadletters: Counter
+    redelivered: Counter
+    alerts: Counter
+    engine_events: Counter
+    ruleset_loads: Counter
+    ruleset: Info
+    ruleset_loaded_at: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> Metrics:
+        return cls(
+            messages=Counter(
+                "ioc_messages",
+                "Sensor-topic messages read, by topic",
+                ["topic"],
+                registry=registry,
+            ),
+            readings=Counter(
+                "ioc_readings",
+                "Valid readings placed on the map and evaluated, by kind",
+                ["kind"],
+                registry=registry,
+            ),
+            deadletters=Counter(
+                "ioc_deadletters",
+                "Messages or readings refused and sent to the dead-letter topic, by reason",
+                ["reason"],
+                registry=registry,
+            ),
+            redelivered=Counter(
+                "ioc_redelivered_messages",
+                "Messages read again after a restart that the rule state had already applied",
+                registry=registry,
+            ),
+            alerts=Counter(
+                "ioc_alerts",
+                "Alerts published to the alerts topic, by rule and status",
+                ["rule", "status"],
+                registry=registry,
+            ),
+            engine_events=Counter(
+                "ioc_rule_engine_events",
+                "What the rule engine counted: late readings beyond grace, implausible values, "
+                "stale readings that downgraded an alert, …",
+                ["event"],
+                registry=registry,
+            ),
+            ruleset_loads=Counter(
+                "ioc_ruleset_loads",
+                "Rule sets read from the rules topic, accepted or rejected",
+                ["result"],
+                registry=registry,
+            ),
+            ruleset=Info("ioc_ruleset", "The rule set in use", registry=registry),
+            ruleset_loaded_at=Gauge(
+                "ioc_ruleset_loaded_at_seconds",
+                "When the rule set in use was loaded (Unix time)",
+                registry=registry,
+            ),
+        )
