@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,11 +20,15 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from ioc.durations import Duration
+
 ENV_PREFIX = "IOC_"
 CONFIG_ENV = "IOC_CONFIG"
 DEFAULT_CONFIG_PATHS = (Path("ioc.toml"),)
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+SINK_SCHEMES = ("sqlite", "kafka", "file")
+SEVERITIES = ("extreme", "severe", "moderate", "minor")
 
 
 class SettingsError(Exception):
@@ -124,6 +129,30 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Consumer-group heartbeat interval (s)."
     )
     log_level: LogLevel = Field(default="info", description="Log level of ioc processes.")
+    sinks: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("sqlite://", "kafka://"),
+        description=(
+            "Where incidents are delivered, separated by ';': sqlite:// (the store under the "
+            "data dir) or sqlite:///PATH, kafka:// (the district topics ioc.incidents.<district>), "
+            "file:///PATH.jsonl."
+        ),
+    )
+    ack_sla: Annotated[dict[str, Duration], NoDecode] = Field(
+        default_factory=lambda: {
+            "extreme": timedelta(minutes=5),
+            "severe": timedelta(minutes=15),
+            "moderate": timedelta(hours=1),
+        },
+        description=(
+            "How long a district has to acknowledge an incident before it escalates to the "
+            "province, by severity, e.g. 'extreme=5m,severe=15m,moderate=1h' (a severity not "
+            "named never escalates)."
+        ),
+    )
+    reopen_within: Duration = Field(
+        default=timedelta(hours=1),
+        description="A rule firing again this soon after its incident closed reopens it.",
+    )
 
     @field_validator("broker", mode="before")
     @classmethod
@@ -132,6 +161,49 @@ class Settings(BaseSettings):
             return None
         if isinstance(value, str):
             return parse_broker_urls(value)
+        return value
+
+    @field_validator("sinks", mode="before")
+    @classmethod
+    def _parse_sinks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(";") if part.strip())
+        return value
+
+    @field_validator("sinks")
+    @classmethod
+    def _known_sinks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            scheme = url.partition("://")[0]
+            if scheme not in SINK_SCHEMES:
+                known = ", ".join(f"{s}://" for s in SINK_SCHEMES)
+                raise ValueError(f"sink {url!r}: scheme must be one of {known}")
+        return value
+
+    @field_validator("ack_sla", mode="before")
+    @classmethod
+    def _parse_sla(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        out: dict[str, str] = {}
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            severity, sep, duration = part.partition("=")
+            if not sep:
+                raise ValueError(f"{part!r}: write SEVERITY=DURATION, e.g. severe=15m")
+            out[severity.strip()] = duration.strip()
+        return out
+
+    @field_validator("ack_sla")
+    @classmethod
+    def _known_severities(cls, value: dict[str, timedelta]) -> dict[str, timedelta]:
+        unknown = sorted(set(value) - set(SEVERITIES))
+        if unknown:
+            raise ValueError(
+                f"unknown severit{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
+                f"known: {', '.join(SEVERITIES)}"
+            )
         return value
 
     @field_validator("log_level", mode="before")

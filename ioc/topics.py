@@ -32,7 +32,9 @@ def correlation_cells(settings: Settings) -> str:
 
 def consumed_topics(settings: Settings) -> list[str]:
     """The topics the worker's consumer group reads."""
-    return [settings.topic(t) for t in SENSOR_TOPICS] + [correlation_cells(settings)]
+    return [settings.topic(t) for t in (*SENSOR_TOPICS, ALERTS, COMMANDS, INCIDENTS)] + [
+        correlation_cells(settings)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.broker import discover
-from ioc.settings import Settings, load_settings
+from ioc.settings import load_settings
 
 HELP = "print the effective settings and where each came from"
 
@@ -37,12 +37,15 @@ def _plain(value: Any) -> Any:
 def _toml(value: Any) -> str:
     if value is None:
         return '""'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     return json.dumps(_plain(value), ensure_ascii=False)
 
 
 def run(args: argparse.Namespace) -> int:
     settings, sources = load_settings(args.config)
-    values = {name: getattr(settings, name) for name in Settings.model_fields}
+    # As JSON would carry them: paths and durations as text (15m), as a config file writes them.
+    values = settings.model_dump(mode="json")
     if args.json:
         out = {name: {"value": _plain(v), "source": sources[name]} for name, v in values.items()}
         print(json.dumps(out, ensure_ascii=False, indent=2))

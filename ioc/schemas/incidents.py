@@ -58,6 +58,11 @@ class Incident(BaseModel):
     subject: Annotated[str, Field(max_length=128)]
     district: Slug | None = Field(default=None, description="District IOC; None: the province.")
     escalated: bool = Field(default=False, description="Escalated to the provincial IOC.")
+    ack_due: UtcDatetime | None = Field(
+        default=None,
+        description="When the district must have acknowledged it before it escalates; "
+        "None: no deadline (acknowledged, closed, provincial, or no SLA for its severity).",
+    )
     zones: list[Id] = Field(default_factory=list, max_length=64)
     location: PointGeometry | PolygonGeometry
     first_seen: UtcDatetime

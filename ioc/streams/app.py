@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -14,15 +14,29 @@ from prometheus_client import CollectorRegistry, Info
 
 from ioc import __version__
 from ioc.geo import ZoneIndex, default_zones, load_zones
+from ioc.incidents.lifecycle import Policy
 from ioc.rules.loader import default_rules
+from ioc.schemas.alerts import Severity
+from ioc.schemas.commands import Command
 from ioc.settings import Settings
+from ioc.sinks import sinks_from_urls
 from ioc.streams.correlation import CorrelationStage
+from ioc.streams.delivery import DeliveryStage
 from ioc.streams.health import ProgressTracker
+from ioc.streams.incidents import SLA_TICK_S, IncidentStage
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs, internal_rejection
 from ioc.streams.readings import ReadingsStage
 from ioc.streams.rulebook import Rulebook, follow_rules
-from ioc.topics import ALERTS, DEADLETTER, RULES, SENSOR_TOPICS, correlation_cells
+from ioc.topics import (
+    ALERTS,
+    COMMANDS,
+    DEADLETTER,
+    INCIDENTS,
+    RULES,
+    SENSOR_TOPICS,
+    correlation_cells,
+)
 
 STALL_AFTER_SECONDS = 60.0
 
@@ -75,6 +89,60 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _add_incidents(
+    app: faust.App,
+    settings: Settings,
+    servers: Sequence[str],
+    metrics: Metrics,
+    outputs: Outputs,
+) -> None:
+    # Settings validated the keys as severities.
+    ack_sla = cast(dict[Severity, timedelta], dict(settings.ack_sla))
+    policy = Policy(ack_sla=ack_sla, reopen_within=settings.reopen_within)
+    incidents_topic = _raw_topic(app, settings.topic(INCIDENTS))
+    commands_topic = _raw_topic(app, settings.topic(COMMANDS))
+    table = app.Table("incidents", default=None, partitions=settings.partitions)
+    stage = IncidentStage(
+        policy, table, outputs, incidents_topic, metrics, alerts_topic=settings.topic(ALERTS)
+    )
+    inputs = _raw_topic(app, settings.topic(ALERTS), settings.topic(COMMANDS))
+
+    async def incidents_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await stage.handle(event.message)
+
+    app.agent(inputs, name="incidents")(incidents_agent)
+
+    async def sla_tick() -> None:
+        consumer: Any = app.consumer
+        name = settings.topic(COMMANDS)
+        tick = Command(action="sla_check", actor="system", at=_utcnow()).model_dump_json()
+        for tp in sorted(consumer.assignment()):
+            if tp.topic == name:
+                await commands_topic.send(value=tick.encode(), partition=tp.partition)
+
+    app.timer(SLA_TICK_S, name="sla-tick")(sla_tick)
+
+    sinks = sinks_from_urls(
+        settings.sinks,
+        data_dir=settings.data_dir,
+        servers=servers,
+        topic_prefix=settings.topic_prefix,
+    )
+    delivery = DeliveryStage(sinks, outputs, metrics)
+
+    async def delivery_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await delivery.handle(event.message)
+
+    app.agent(incidents_topic, name="delivery")(delivery_agent)
+
+    async def close_sinks(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await delivery.stop()
+
+    app.on_before_shutdown.connect(cast(Any, close_sinks))
+
+
 def _raw_topic(app: faust.App, *names: str, **options: Any) -> Any:
     return app.topic(
         *names,
@@ -113,6 +181,7 @@ def _add_stages(
     )
     readings = ReadingsStage(rulebook, index, engine_state, outputs, metrics)
     correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
+    _add_incidents(app, settings, servers, metrics, outputs)
 
     async def reject(reason: str, problems: list[str], offset: int, value: bytes | None) -> None:
         await outputs.dead_letter(

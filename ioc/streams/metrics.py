@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,11 @@ class Metrics:
     ruleset_loads: Counter
     ruleset: Info
     ruleset_loaded_at: Gauge
+    incidents: Counter
+    commands: Counter
+    latency: Histogram
+    sink_writes: Counter
+    sink_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -68,6 +73,36 @@ class Metrics:
             ruleset_loaded_at=Gauge(
                 "ioc_ruleset_loaded_at_seconds",
                 "When the rule set in use was loaded (Unix time)",
+                registry=registry,
+            ),
+            incidents=Counter(
+                "ioc_incident_changes",
+                "Incident versions published, by district (province: none), severity and action",
+                ["district", "severity", "action"],
+                registry=registry,
+            ),
+            commands=Counter(
+                "ioc_commands",
+                "Operator commands applied, ignored (already so) or refused",
+                ["action", "result"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "ioc_event_to_incident_seconds",
+                "From the event time of an alert's evidence to its incident being published",
+                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+                registry=registry,
+            ),
+            sink_writes=Counter(
+                "ioc_sink_writes",
+                "Incident versions handed to each sink (idempotent: repeats are ignored there)",
+                ["sink"],
+                registry=registry,
+            ),
+            sink_failures=Counter(
+                "ioc_sink_failures",
+                "Failed sink writes, each retried with backoff",
+                ["sink"],
                 registry=registry,
             ),
         )

@@ -21,6 +21,7 @@ import orjson
 from ioc.geo.cells import cells_near
 from ioc.rules.engine import Engine
 from ioc.schemas.alerts import Alert
+from ioc.schemas.commands import routing_key
 from ioc.schemas.deadletter import DeadLetter
 from ioc.schemas.decode import FieldError, Rejection
 from ioc.streams.metrics import Metrics
@@ -42,7 +43,8 @@ class Outputs:
         for alert in alerts:
             pending.append(
                 await self.alerts.send(
-                    key=alert.alert_id.encode(), value=alert.model_dump_json().encode()
+                    key=routing_key(alert.rule_id, alert.subject),
+                    value=alert.model_dump_json().encode(),
                 )
             )
             self.metrics.alerts.labels(alert.rule_id, alert.status).inc()

@@ -1,0 +1,1 @@
+"""Incidents: what operators act on, built from alerts (DESIGN.md §6)."""

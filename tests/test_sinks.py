@@ -1,0 +1,96 @@
+"""Sinks: idempotent on (incident_id, version), whatever order and however often."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ioc.admin import ensure_topics
+from ioc.incidents.lifecycle import apply_alert
+from ioc.schemas.incidents import Incident
+from ioc.sinks.jsonl import JsonlSink
+from ioc.sinks.kafka import DistrictTopicsSink
+from ioc.sinks.sqlite import IncidentStore, SqliteSink
+from ioc.topics import TopicSpec
+from tests.conftest import Kafka
+from tests.test_incidents import POLICY, alert, now, opened
+
+
+def versions() -> list[Incident]:
+    v1 = opened()
+    v2 = apply_alert(v1, alert(5), POLICY, now(5))
+    v3 = apply_alert(v2, alert(20, "resolved"), POLICY, now(20))
+    assert v2 is not None
+    assert v3 is not None
+    return [v1, v2, v3]
+
+
+def test_sqlite_keeps_the_latest_version_and_every_version_once(tmp_path: Path) -> None:
+    v1, v2, v3 = versions()
+    sink = SqliteSink(tmp_path / "store" / "incidents.db")
+
+    async def run() -> None:
+        await sink.start()
+        await sink.write([v1, v2])
+        await sink.write([v1, v3, v2])  # repeated and out of order: a redelivery
+        await sink.stop()
+
+    asyncio.run(run())
+    store = IncidentStore(tmp_path / "store" / "incidents.db")
+    assert store.get(v1.incident_id) == v3
+    assert [i.version for i in store.versions(v1.incident_id)] == [1, 2, 3]
+    assert store.latest(district="da-lat", status=["auto_resolved"]) == [v3]
+    assert store.latest(district="bao-loc") == []
+
+
+def test_jsonl_writes_each_version_once_even_across_restarts(tmp_path: Path) -> None:
+    v1, v2, v3 = versions()
+    path = tmp_path / "incidents.jsonl"
+
+    async def run(*batches: list[Incident]) -> None:
+        sink = JsonlSink(path)
+        await sink.start()
+        for batch in batches:
+            await sink.write(batch)
+        await sink.stop()
+
+    asyncio.run(run([v1, v2], [v2]))
+    # A crash cut the last line short: the next start rewrites that version, on its own line.
+    with path.open("ab") as fh:
+        fh.write(v3.model_dump_json().encode()[:40])
+    asyncio.run(run([v1, v2, v3]))
+    lines = path.read_bytes().splitlines()
+    good = [orjson.loads(line) for line in lines if line.endswith(b"}")]
+    assert [(d["incident_id"], d["version"]) for d in good] == [
+        (v1.incident_id, 1),
+        (v1.incident_id, 2),
+        (v1.incident_id, 3),
+    ]
+
+
+@pytest.mark.integration
+def test_district_topics_get_each_version_once_across_sink_instances(kafka: Kafka) -> None:
+    v1, v2, v3 = versions()
+    prefix = f"sink{uuid.uuid4().hex[:8]}."
+    topic = f"{prefix}ioc.incidents.da-lat"
+    asyncio.run(ensure_topics([kafka.bootstrap], [TopicSpec(topic, 1, compacted=True)]))
+
+    async def run(*batches: list[Incident]) -> None:
+        sink = DistrictTopicsSink(
+            [kafka.bootstrap], ["da-lat"], lambda d: f"{prefix}ioc.incidents.{d}"
+        )
+        await sink.start()
+        for batch in batches:
+            await sink.write(batch)
+        await sink.stop()
+
+    asyncio.run(run([v1, v2]))
+    # Another worker, after a rebalance, is handed v2 again, then v3.
+    asyncio.run(run([v2], [v1, v3]))
+    messages = kafka.consume_until(topic, lambda m: len(m) >= 3, 20)
+    assert [orjson.loads(v)["version"] for _, v in messages] == [1, 2, 3]
+    assert {k for k, _ in messages} == {v1.incident_id.encode()}
