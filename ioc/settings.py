@@ -27,7 +27,7 @@ CONFIG_ENV = "IOC_CONFIG"
 DEFAULT_CONFIG_PATHS = (Path("ioc.toml"),)
 
 LogLevel = Literal["debug", "info", "warning", "error"]
-SINK_SCHEMES = ("sqlite", "kafka", "file")
+SINK_SCHEMES = ("sqlite", "kafka", "file", "postgresql", "postgres")
 SEVERITIES = ("extreme", "severe", "moderate", "minor")
 
 
@@ -134,7 +134,7 @@ class Settings(BaseSettings):
         description=(
             "Where incidents are delivered, separated by ';': sqlite:// (the store under the "
             "data dir) or sqlite:///PATH, kafka:// (the district topics ioc.incidents.<district>), "
-            "file:///PATH.jsonl."
+            "file:///PATH.jsonl, postgresql://USER[:PASSWORD]@HOST:PORT/DB."
         ),
     )
     ack_sla: Annotated[dict[str, Duration], NoDecode] = Field(

@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -97,8 +98,23 @@ def check_sinks(
     assert summary(rows) == want
     latest = {k: version for k, (_, _, version) in rows.items()}
 
-    # JSONL: every version of every incident exactly once, up to the stored latest.
-    lines = [orjson.loads(line) for line in jsonl.read_bytes().splitlines()]
+    # JSONL: every version of every incident exactly once, up to the stored latest. The
+    # stage writes the sinks in turn: the file may be a moment behind the store.
+    def jsonl_lines() -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in jsonl.read_bytes().splitlines()]
+
+    def newest() -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in jsonl_lines():
+            out[d["incident_id"]] = max(d["version"], out.get(d["incident_id"], 0))
+        return out
+
+    wait_for(
+        lambda: newest() == latest,
+        30,
+        "the JSONL file to catch up with the store",
+    )
+    lines = jsonl_lines()
     pairs = [(d["incident_id"], d["version"]) for d in lines]
     assert len(pairs) == len(set(pairs))
     seen: dict[str, set[int]] = defaultdict(set)

@@ -10,6 +10,7 @@ from ioc.sinks.base import Sink, SinkError
 from ioc.sinks.jsonl import JsonlSink
 from ioc.sinks.jsonl import path_from_url as jsonl_path
 from ioc.sinks.kafka import DistrictTopicsSink
+from ioc.sinks.postgres import PostgresSink
 from ioc.sinks.sqlite import SqliteSink
 from ioc.sinks.sqlite import path_from_url as sqlite_path
 from ioc.topics import district_incidents
@@ -27,6 +28,8 @@ def sinks_from_urls(
             sinks.append(SqliteSink(sqlite_path(url, data_dir)))
         elif scheme == "file":
             sinks.append(JsonlSink(jsonl_path(url)))
+        elif scheme in ("postgresql", "postgres"):
+            sinks.append(PostgresSink(url))
         elif scheme == "kafka":
             sinks.append(
                 DistrictTopicsSink(
