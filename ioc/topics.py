@@ -18,6 +18,7 @@ INCIDENTS = "ioc.incidents"
 COMMANDS = "ioc.commands"
 ZONES = "ioc.zones"
 RULES = "ioc.rules"
+WEBHOOK_RETRY = "ioc.webhook.retry"
 
 
 def district_incidents(slug: str) -> str:
@@ -32,9 +33,8 @@ def correlation_cells(settings: Settings) -> str:
 
 def consumed_topics(settings: Settings) -> list[str]:
     """The topics the worker's consumer group reads."""
-    return [settings.topic(t) for t in (*SENSOR_TOPICS, ALERTS, COMMANDS, INCIDENTS)] + [
-        correlation_cells(settings)
-    ]
+    names = (*SENSOR_TOPICS, ALERTS, COMMANDS, INCIDENTS, WEBHOOK_RETRY)
+    return [settings.topic(t) for t in names] + [correlation_cells(settings)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(ALERTS), n, replication=r),
         TopicSpec(settings.topic(INCIDENTS), n, compacted=True, replication=r),
         TopicSpec(settings.topic(COMMANDS), n, replication=r),
+        TopicSpec(settings.topic(WEBHOOK_RETRY), n, replication=r),
         # Reference data: one partition keeps a total order of reloads.
         TopicSpec(settings.topic(ZONES), 1, compacted=True, replication=r),
         TopicSpec(settings.topic(RULES), 1, compacted=True, replication=r),

@@ -13,13 +13,19 @@ from ioc.sinks.kafka import DistrictTopicsSink
 from ioc.sinks.postgres import PostgresSink
 from ioc.sinks.sqlite import SqliteSink
 from ioc.sinks.sqlite import path_from_url as sqlite_path
+from ioc.sinks.webhook import Park, WebhookSink
 from ioc.topics import district_incidents
 
 __all__ = ["Sink", "SinkError", "sinks_from_urls"]
 
 
 def sinks_from_urls(
-    urls: Sequence[str], *, data_dir: Path, servers: Sequence[str], topic_prefix: str = ""
+    urls: Sequence[str],
+    *,
+    data_dir: Path,
+    servers: Sequence[str],
+    topic_prefix: str = "",
+    park: Park | None = None,
 ) -> list[Sink]:
     sinks: list[Sink] = []
     for url in urls:
@@ -28,6 +34,10 @@ def sinks_from_urls(
             sinks.append(SqliteSink(sqlite_path(url, data_dir)))
         elif scheme == "file":
             sinks.append(JsonlSink(jsonl_path(url)))
+        elif scheme in ("http", "https"):
+            if park is None:
+                raise ValueError("a webhook sink needs the retry topic to park deliveries on")
+            sinks.append(WebhookSink(url, park))
         elif scheme in ("postgresql", "postgres"):
             sinks.append(PostgresSink(url))
         elif scheme == "kafka":

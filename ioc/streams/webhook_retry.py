@@ -1,0 +1,121 @@
+"""The webhook retry stage: deliveries parked on `ioc.webhook.retry` are tried again when due.
+
+It waits for a parked delivery's time in the stage itself (a partition of parked deliveries is
+a queue in time order), so the retry topic's partitions make no progress while they wait, by
+design; /health does not count them as stalled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from pydantic import ValidationError
+
+from ioc.sinks.webhook import (
+    MAX_ATTEMPTS,
+    REQUEST_TIMEOUT_S,
+    Park,
+    Parked,
+    WebhookError,
+    next_delay,
+    post,
+)
+from ioc.streams.metrics import Metrics
+from ioc.streams.outputs import Outputs, internal_rejection
+
+log = logging.getLogger("ioc.sinks")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WebhookRetryStage:
+    def __init__(
+        self,
+        park: Park,
+        outputs: Outputs,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.park = park
+        self.outputs = outputs
+        self.metrics = metrics
+        self.clock = clock
+        self.sleep = sleep
+        self._session: aiohttp.ClientSession | None = None
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def handle(self, message: Any) -> None:
+        try:
+            parked = Parked.model_validate_json(message.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(message, "bad_internal_record", f"parked delivery: {exc}")
+            return
+        wait = (parked.next_attempt_at - self.clock()).total_seconds()
+        if wait > 0:
+            await self.sleep(wait)  # the delivery's retry time: a timer, not a synchronisation
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+            )
+        incident = parked.incident
+        name = parked.url.split("?", 1)[0]
+        try:
+            await post(self._session, parked.url, incident)
+        except WebhookError as exc:
+            attempts = parked.attempts + 1
+            self.metrics.sink_failures.labels(name).inc()
+            if attempts >= MAX_ATTEMPTS:
+                log.error(
+                    "%s: gave up on %s v%d after %d attempts: %s",
+                    name,
+                    incident.incident_id,
+                    incident.version,
+                    attempts,
+                    exc,
+                )
+                await self._dead_letter(
+                    message,
+                    "webhook_gave_up",
+                    f"{name}: {incident.incident_id} v{incident.version} failed {attempts} "
+                    f"times; last: {exc}",
+                )
+                return
+            await self.park(
+                parked.model_copy(
+                    update={
+                        "attempts": attempts,
+                        "last_error": str(exc)[:500],
+                        "next_attempt_at": self.clock() + next_delay(attempts),
+                    }
+                )
+            )
+            return
+        self.metrics.sink_writes.labels(name).inc()
+        log.info(
+            "%s: delivered %s v%d on attempt %d",
+            name,
+            incident.incident_id,
+            incident.version,
+            parked.attempts + 1,
+        )
+
+    async def _dead_letter(self, message: Any, kind: str, reason: str) -> None:
+        await self.outputs.dead_letter(
+            [internal_rejection(kind, reason)],
+            raw=message.value or b"",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+        )
