@@ -27,7 +27,7 @@ CONFIG_ENV = "IOC_CONFIG"
 DEFAULT_CONFIG_PATHS = (Path("ioc.toml"),)
 
 LogLevel = Literal["debug", "info", "warning", "error"]
-SINK_SCHEMES = ("sqlite", "kafka", "file", "postgresql", "postgres", "https", "http")
+SINK_SCHEMES = ("sqlite", "kafka", "file", "cap", "postgresql", "postgres", "https", "http")
 SEVERITIES = ("extreme", "severe", "moderate", "minor")
 
 
@@ -134,7 +134,8 @@ class Settings(BaseSettings):
         description=(
             "Where incidents are delivered, separated by ';': sqlite:// (the store under the "
             "data dir) or sqlite:///PATH, kafka:// (the district topics ioc.incidents.<district>), "
-            "file:///PATH.jsonl, postgresql://USER[:PASSWORD]@HOST:PORT/DB, https://… (a "
+            "file:///PATH.jsonl, cap:///DIR (CAP 1.2 XML, a file per incident version), "
+            "postgresql://USER[:PASSWORD]@HOST:PORT/DB, https://… (a "
             "webhook; failed deliveries wait on ioc.webhook.retry)."
         ),
     )

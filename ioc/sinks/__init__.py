@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ioc.districts import DISTRICT_SLUGS
 from ioc.sinks.base import Sink, SinkError
+from ioc.sinks.capfeed import CapFeedSink
+from ioc.sinks.capfeed import path_from_url as cap_path
 from ioc.sinks.jsonl import JsonlSink
 from ioc.sinks.jsonl import path_from_url as jsonl_path
 from ioc.sinks.kafka import DistrictTopicsSink
@@ -34,6 +36,8 @@ def sinks_from_urls(
             sinks.append(SqliteSink(sqlite_path(url, data_dir)))
         elif scheme == "file":
             sinks.append(JsonlSink(jsonl_path(url)))
+        elif scheme == "cap":
+            sinks.append(CapFeedSink(cap_path(url)))
         elif scheme in ("http", "https"):
             if park is None:
                 raise ValueError("a webhook sink needs the retry topic to park deliveries on")
