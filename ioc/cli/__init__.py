@@ -14,11 +14,14 @@ from ioc.cli import (
     broker,
     config,
     demo,
+    incidents,
     record,
     replay,
     rules,
     schema,
     simulate,
+    subscribe,
+    tail,
     worker,
     zones,
 )
@@ -49,7 +52,22 @@ Examples:
   curl -s localhost:6066/metrics  the worker's Prometheus metrics (also /health)
 """
 
-COMMANDS = (demo, broker, worker, simulate, record, replay, rules, zones, aqi, schema, config)
+COMMANDS = (
+    demo,
+    broker,
+    worker,
+    tail,
+    incidents,
+    subscribe,
+    simulate,
+    record,
+    replay,
+    rules,
+    zones,
+    aqi,
+    schema,
+    config,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

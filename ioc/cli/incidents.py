@@ -1,0 +1,201 @@
+"""`ioc incidents list | show | ack | resolve`: the incident store, and operators' actions."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ioc.cli.common import CommandError, connect, settings_from
+from ioc.cli.lines import LOCAL, incident_line, use_colour
+from ioc.districts import DISTRICT_SLUGS
+from ioc.schemas.commands import Command, routing_key
+from ioc.schemas.incidents import Incident
+from ioc.settings import Settings
+from ioc.sinks.sqlite import IncidentStore, default_path
+from ioc.sinks.sqlite import path_from_url as sqlite_path
+from ioc.topics import COMMANDS
+
+HELP = "list and show incidents; acknowledge and resolve them"
+STATUSES = ("open", "acknowledged", "resolved", "auto_resolved")
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "incidents",
+        help=HELP,
+        description=(
+            "Read the incident store (the SQLite sink: IOC_SINKS' sqlite://, by default under "
+            "the data dir) and act on incidents. `ack` and `resolve` are events on the commands "
+            "topic, applied by the worker that holds the incident; they wait until the store "
+            "shows the new state."
+        ),
+        epilog=(
+            "Examples:\n"
+            "  ioc incidents list --district da-lat --status open\n"
+            "  ioc incidents show INC-4F1C2A9B0D3E5F67\n"
+            "  ioc incidents ack INC-4F1C2A9B0D3E5F67 --actor 'Nguyễn Văn A' --note 'đã cử đội'\n"
+            "  ioc incidents resolve INC-4F1C2A9B0D3E5F67 --note 'nước đã rút'"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--store", metavar="URL", help="sqlite:///PATH (default: from IOC_SINKS)")
+    isub = p.add_subparsers(dest="incidents_command", metavar="ACTION", required=True)
+
+    listing = isub.add_parser("list", help="the latest incidents, newest first")
+    listing.add_argument("--district", choices=DISTRICT_SLUGS, metavar="D", help="one district")
+    listing.add_argument(
+        "--status", choices=STATUSES, action="append", help="only these (repeatable)"
+    )
+    listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most N")
+    listing.add_argument("--lang", choices=["vi", "en"], default="vi")
+    listing.add_argument("--json", action="store_true", help="JSON lines of whole incidents")
+    listing.set_defaults(run=run_list)
+
+    show = isub.add_parser("show", help="one incident with its history")
+    show.add_argument("incident_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="the whole incident as JSON")
+    show.set_defaults(run=run_show)
+
+    for action, text in (("ack", "acknowledge an open incident"), ("resolve", "resolve it")):
+        cmd = isub.add_parser(action, help=text)
+        cmd.add_argument("incident_id", metavar="ID")
+        cmd.add_argument("--actor", help="who acts (default: your user name)")
+        cmd.add_argument("--note", help="why, what was done")
+        cmd.add_argument(
+            "--wait", type=float, default=30.0, metavar="S", help="wait for the store (0: not)"
+        )
+        cmd.set_defaults(run=run_act, action="acknowledge" if action == "ack" else "resolve")
+
+
+def store_path(settings: Settings, explicit: str | None) -> Path:
+    if explicit is not None:
+        if not explicit.startswith("sqlite://"):
+            raise CommandError("--store must be sqlite:///PATH")
+        return sqlite_path(explicit, settings.data_dir)
+    for url in settings.sinks:
+        if url.startswith("sqlite://"):
+            return sqlite_path(url, settings.data_dir)
+    return default_path(settings.data_dir)
+
+
+def _store(args: argparse.Namespace) -> IncidentStore:
+    settings = settings_from(args)
+    path = store_path(settings, args.store)
+    try:
+        return IncidentStore(path)
+    except FileNotFoundError:
+        raise CommandError(
+            f"no incident store at {path} yet: it appears when a worker delivers its first "
+            "incident (IOC_SINKS must include sqlite://)"
+        ) from None
+
+
+def run_list(args: argparse.Namespace) -> int:
+    incidents = _store(args).latest(district=args.district, status=args.status, limit=args.limit)
+    colour = use_colour(sys.stdout)
+    for incident in incidents:
+        if args.json:
+            print(incident.model_dump_json())
+        else:
+            print(incident_line(incident, args.lang, colour))
+    if not incidents and not args.json:
+        print("no incident matches", file=sys.stderr)
+    return 0
+
+
+def _get(store: IncidentStore, incident_id: str) -> Incident:
+    incident = store.get(incident_id)
+    if incident is None:
+        raise CommandError(f"no incident {incident_id} in {store.path}")
+    return incident
+
+
+def run_show(args: argparse.Namespace) -> int:
+    incident = _get(_store(args), args.incident_id)
+    if args.json:
+        print(json.dumps(incident.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{incident.incident_id}  v{incident.version}  {incident.status}  {incident.severity}")
+    print(f"  {incident.title.vi} / {incident.title.en}")
+    escalated = "  (escalated to the province)" if incident.escalated else ""
+    print(f"  district: {incident.district or 'province'}{escalated}")
+    print(
+        f"  rule: {incident.rule_id}   subject: {incident.subject}   alerts: {incident.alert_count}"
+    )
+    lon, lat = incident.location.coordinates if incident.location.type == "Point" else (0, 0)
+    print(f"  where: {lat},{lon}  zones: {', '.join(incident.zones) or '-'}")
+    print(
+        f"  seen: {incident.first_seen.astimezone(LOCAL):%Y-%m-%d %H:%M} → "
+        f"{incident.last_seen.astimezone(LOCAL):%Y-%m-%d %H:%M}"
+    )
+    if incident.ack_due is not None:
+        print(f"  acknowledge by: {incident.ack_due.astimezone(LOCAL):%Y-%m-%d %H:%M}")
+    print("  history:")
+    for change in incident.history:
+        note = f" — {change.note}" if change.note else ""
+        print(
+            f"    v{change.version} {change.at.astimezone(LOCAL):%Y-%m-%d %H:%M:%S} "
+            f"{change.action} → {change.status} by {change.actor}{note}"
+        )
+    print("  evidence:")
+    for e in incident.evidence[-10:]:
+        print(f"    {e.ts.astimezone(LOCAL):%H:%M:%S} {e.sensor_id} {e.field}={e.value}")
+    return 0
+
+
+def run_act(args: argparse.Namespace) -> int:
+    store = _store(args)
+    incident = _get(store, args.incident_id)
+    wanted = "acknowledged" if args.action == "acknowledge" else "resolved"
+    if incident.status == wanted or (wanted == "resolved" and incident.status == "auto_resolved"):
+        print(f"{incident.incident_id} is already {incident.status}")
+        return 0
+    if wanted == "acknowledged" and incident.status != "open":
+        raise CommandError(f"{incident.incident_id} is {incident.status}: nothing to acknowledge")
+    settings = settings_from(args)
+    conn = connect(settings, may_start=False)
+    actor = args.actor or getpass.getuser()
+    command = Command(
+        action=args.action,
+        incident_id=incident.incident_id,
+        actor=actor,
+        note=args.note,
+        at=datetime.now(UTC),
+    )
+    from simulators.publish import BrokerUnreachable, bootstrap, describe, kafka_producer
+
+    try:
+        producer = bootstrap(kafka_producer(conn.servers, 10.0), conn.servers, 10.0)
+    except BrokerUnreachable as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        producer.send(
+            settings.topic(COMMANDS),
+            value=command.model_dump_json().encode(),
+            key=routing_key(incident.rule_id, incident.subject),
+        ).get(timeout=10.0)
+    except Exception as exc:
+        raise CommandError(f"could not send the command: {describe(exc)}") from None
+    finally:
+        producer.close(timeout=5)
+    if args.wait <= 0:
+        print(f"{args.action} of {incident.incident_id} sent")
+        return 0
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        now = store.get(incident.incident_id)
+        if now is not None and now.version > incident.version and now.status == wanted:
+            print(incident_line(now, "en", use_colour(sys.stdout)))
+            return 0
+        time.sleep(0.25)  # polling the store another process writes; no event reaches us
+    raise CommandError(
+        f"sent, but the store did not show {incident.incident_id} {wanted} within "
+        f"{args.wait:g} s: is a worker running? (see the dead-letter topic: a refused "
+        "command is there with its reason)"
+    )
