@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -107,10 +108,10 @@ def test_demo_starts_everything_and_ctrl_c_stops_everything(
 ) -> None:
     env = {k: v for k, v in ioc_env.items() if k not in ("IOC_BROKER", "IOC_WEB_PORT")}
     proc = subprocess.Popen(
-        [*IOC, "demo"],
+        [*IOC, "demo", "--speed", "600", "--lang", "en"],
         env=env,
         stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         text=True,
         # Its own process group, so that the test can press Ctrl-C on it as a terminal would.
         start_new_session=True,
@@ -129,6 +130,13 @@ def test_demo_starts_everything_and_ctrl_c_stops_everything(
         assert discover(Path(env["IOC_DATA_DIR"])) is not None
         family = descendants(proc.pid)
         assert family, "the demo runs its broker and worker as child processes"
+        # The simulated province raises incidents, and `ioc tail` shows them.
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 90)
+        assert ready, "no incident on the demo's screen within 90 s"
+        first = proc.stdout.readline()
+        assert " OPEN " in first, first
+        assert "INC-" in first, first
 
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert proc.wait(90) == 0

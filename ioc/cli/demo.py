@@ -10,15 +10,28 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from ioc.broker import free_port
-from ioc.cli.common import CommandError, say, settings_from, start_embedded
+from ioc.cli.common import CommandError, ensure_data_dir, say, settings_from, start_embedded
 
-HELP = "run the whole system on this machine (embedded broker, worker); Ctrl-C stops it"
+HELP = "run the whole system on this machine: broker, worker, simulators, live incidents"
 DESCRIPTION = """\
-Start the embedded broker, create ioc's topics, start a worker and show where to look.
-Ctrl-C stops everything cleanly: the worker first (it commits its offsets), then the broker.
+The whole system on one machine: the embedded broker, a worker with the shipped zones and
+rules, the simulators playing a scenario (by default `demo`: two hours of the province in
+four minutes, with an accident, a storm, a fire, an intrusion, a silent station and 1 %
+broken messages), incidents delivered to SQLite, a JSONL file and the district topics, and
+`ioc tail` showing incidents as they open, update, escalate and close.
+
+In another terminal, while it runs:
+  ioc incidents list                      the store
+  ioc incidents ack ID --note '…'         an operator's acknowledgement
+  ioc tail --topic alerts --lang en       the alerts behind the incidents
+  ioc subscribe --district da-lat         Đà Lạt's own feed
+
+Ctrl-C stops everything cleanly: the simulator, the worker (it commits its offsets), then the
+broker. The incident store and the JSONL file stay in the data dir.
 """
 READY_TIMEOUT = 90.0
 
@@ -33,6 +46,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--web-port", type=int, metavar="P", help="the worker's web port (default: free)"
     )
+    p.add_argument("--scenario", default="demo", metavar="NAME|FILE", help="what to simulate")
+    p.add_argument(
+        "--speed", type=float, default=30.0, metavar="X", help="times real time (default 30)"
+    )
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="language of the lines")
     p.set_defaults(run=run)
 
 
@@ -49,6 +67,19 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float) -> No
             pass
         time.sleep(0.25)  # polling another process's HTTP endpoint; there is no event to await
     raise CommandError(f"the worker did not become healthy within {timeout:g} s ({url})")
+
+
+def _past_start(scenario: str) -> str:
+    """Start the scenario its own length ago: at any speed its event times stay in the past,
+    where the pipeline accepts them (it refuses readings from the future)."""
+    from simulators.scenario import ScenarioError, load_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise CommandError(str(exc)) from None
+    length = loaded.duration
+    return (datetime.now(UTC) - length).replace(microsecond=0).isoformat()
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -73,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
     # SIGINT too: a job started in the background by a script inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    ensure_data_dir(settings)
+    jsonl = settings.data_dir / "incidents.jsonl"
+    sqlite_path = settings.data_dir / "incidents.db"
+    (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    log = (settings.data_dir / "logs" / "demo-simulate.log").open("ab")
     conn = start_embedded(settings) if settings.broker is None else None
     servers = conn.servers if conn is not None else settings.broker or ()
     env = {
@@ -80,22 +116,61 @@ def run(args: argparse.Namespace) -> int:
         "IOC_BROKER": ";".join(f"kafka://{s}" for s in servers),
         "IOC_WEB_PORT": str(web_port),
     }
+    if "IOC_SINKS" not in os.environ:
+        env["IOC_SINKS"] = f"sqlite://;kafka://;file://{jsonl}"
     procs: list[subprocess.Popen[bytes]] = []
+    ioc = [sys.executable, "-m", "ioc"]
     try:
-        say(f"broker   {';'.join(servers)}" + (" (embedded, in memory)" if conn else ""))
-        worker = subprocess.Popen([sys.executable, "-m", "ioc", "worker"], env=env)
+        say(f"broker     {';'.join(servers)}" + (" (embedded, in memory)" if conn else ""))
+        worker_log = (settings.data_dir / "logs" / "demo-worker.log").open("ab")
+        worker = subprocess.Popen(
+            [*ioc, "worker"], env=env, stdout=worker_log, stderr=subprocess.STDOUT
+        )
+        worker_log.close()  # the child has its own descriptor
         procs.append(worker)
         base = f"http://{settings.web_host}:{web_port}"
-        _wait_healthy(worker, f"{base}/health/live", READY_TIMEOUT)
-        say(f"worker   pid {worker.pid}: {base}/metrics  {base}/health")
+        _wait_healthy(worker, f"{base}/health", READY_TIMEOUT)
+        say(f"worker     pid {worker.pid}: {base}/metrics  {base}/health  (log: {worker_log.name})")
+        say(f"incidents  {sqlite_path} (ioc incidents list), {jsonl}")
+        tail = subprocess.Popen([*ioc, "tail", "--lang", args.lang], env=env)
+        procs.append(tail)
+        simulate = subprocess.Popen(
+            [
+                *ioc,
+                "simulate",
+                "--scenario",
+                args.scenario,
+                "--speed",
+                f"{args.speed:g}",
+                "--start",
+                _past_start(args.scenario),
+                "-q",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(simulate)
+        say(f"simulator  scenario {args.scenario} at {args.speed:g}× real time (log: {log.name})")
         say("running; Ctrl-C stops everything")
-        code = worker.wait()
-        raise CommandError(f"the worker exited on its own with code {code}")
+        say("")
+        say("Incidents as they open (MỚI), update, are acknowledged (ĐÃ NHẬN), escalate (⇧ tỉnh)")
+        say("and close (XONG, TỰ HẾT); time is when it happened here, in Asia/Ho_Chi_Minh:")
+        while True:
+            if worker.poll() is not None:
+                raise CommandError(f"the worker exited on its own with code {worker.returncode}")
+            if simulate.returncode is None and simulate.poll() is not None:
+                if simulate.returncode == 0:
+                    say("scenario finished; the worker keeps running (Ctrl-C stops everything)")
+                else:
+                    say(f"the simulator failed (code {simulate.returncode}); see {log.name}")
+            time.sleep(0.5)  # watching child processes; there is no event to await
     except KeyboardInterrupt:
         say("stopping…")
         return 0
     finally:
         for proc in reversed(procs):
             _stop(proc)
+        log.close()
         if conn is not None:
             conn.close()
