@@ -155,6 +155,16 @@ def test_operators_act_districts_read_their_own_feed_and_silence_escalates(
         assert last.findtext("cap:msgType", namespaces=ns) == "Update"
         assert escalated.incident_id in last.findtext("cap:incidents", namespaces=ns)
 
+        done = ioc(env, "incidents", "resolve", da_lat.incident_id, "--note", "đã thông xe")
+        assert done.returncode == 0, done.stderr
+        resolved = IncidentStore(db).get(da_lat.incident_id)
+        assert resolved is not None
+        assert (resolved.status, resolved.version) == ("resolved", 3)
+        closed = ioc(env, "incidents", "list", "--status", "resolved", "--json")
+        assert [
+            Incident.model_validate_json(line).incident_id for line in closed.stdout.splitlines()
+        ] == [da_lat.incident_id]
+
         tail = ioc(
             env, "tail", "--from-beginning", "--max", "2", "--district", "bao-loc", "--lang", "en"
         )
