@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ioc.cli.common import CommandError, connect, create_topics, say, settings_from
-from ioc.geo import ZoneSet, ZoneSetError, default_zones, load_zones
+from ioc.cli.zones import zone_set_from
 from ioc.rules.explain import explain
 from ioc.rules.loader import DEFAULT_RULES, RuleError, RuleSet, default_rules, load_rules
 from ioc.rules.offline import run as run_offline
@@ -144,14 +144,6 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _zone_set(args: argparse.Namespace) -> ZoneSet:
-    path = args.zones or settings_from(args).zones
-    try:
-        return load_zones(path) if path is not None else default_zones()
-    except ZoneSetError as exc:
-        raise CommandError(str(exc)) from None
-
-
 class _Input:
     """Messages of a recording or a message file, and what was read, for the summary."""
 
@@ -186,7 +178,7 @@ def _message(line: bytes) -> tuple[bytes, str | None, int | None, int | None]:
 
 def run_test(args: argparse.Namespace) -> int:
     ruleset = _ruleset(args.files)
-    zone_set = _zone_set(args)
+    zone_set = zone_set_from(args)
     # Recorded event times may be anywhere: the offline decoder does not compare them with
     # this machine's clock (a worker refuses readings from the future).
     decoder = Decoder(clock=lambda: OFFLINE_NOW)

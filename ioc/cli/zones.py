@@ -59,7 +59,8 @@ def register(sub: Any) -> None:
     locate.set_defaults(run=run_locate)
 
 
-def _zone_set(args: argparse.Namespace) -> ZoneSet:
+def zone_set_from(args: argparse.Namespace) -> ZoneSet:
+    """--zones FILE, else IOC_ZONES, else the shipped zones; a bad file is a CommandError."""
     path = args.zones or settings_from(args).zones
     try:
         return load_zones(path) if path is not None else default_zones()
@@ -76,7 +77,7 @@ def _district_label(slug: str | None) -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    zone_set = _zone_set(args)
+    zone_set = zone_set_from(args)
     zones = [z for z in zone_set.zones if args.kind is None or z.kind == args.kind]
     print(f"{zone_set.name} — {len(zone_set)} zones, version {zone_set.version}")
     print(f"source: {zone_set.source}")
@@ -119,7 +120,7 @@ def run_locate(args: argparse.Namespace) -> int:
         raise CommandError(f"--at {args.at!r} is not an ISO time") from None
     if when.tzinfo is None:
         raise CommandError("--at needs a zone, e.g. 2026-11-23T23:00+07:00")
-    zone_set = _zone_set(args)
+    zone_set = zone_set_from(args)
     owner, zones = ZoneIndex(zone_set).locate_one(args.lat, args.lon)
     if args.json:
         out = {

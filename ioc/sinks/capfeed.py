@@ -11,14 +11,11 @@ from pathlib import Path
 
 from ioc.cap import identifier, to_cap
 from ioc.schemas.incidents import Incident
-from ioc.sinks.base import SinkError
+from ioc.sinks.base import SinkError, absolute_path
 
 
 def path_from_url(url: str) -> Path:
-    rest = url.removeprefix("cap://")
-    if not rest.startswith("/"):
-        raise ValueError(f"sink {url!r}: write cap:///ABSOLUTE/DIRECTORY")
-    return Path(rest)
+    return absolute_path(url, "cap", "DIRECTORY")
 
 
 class CapFeedSink:

@@ -13,14 +13,11 @@ from pathlib import Path
 import orjson
 
 from ioc.schemas.incidents import Incident
-from ioc.sinks.base import SinkError
+from ioc.sinks.base import SinkError, absolute_path
 
 
 def path_from_url(url: str) -> Path:
-    rest = url.removeprefix("file://")
-    if not rest.startswith("/"):
-        raise ValueError(f"sink {url!r}: write file:///ABSOLUTE/PATH.jsonl")
-    return Path(rest)
+    return absolute_path(url, "file", "PATH.jsonl")
 
 
 class JsonlSink:

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ioc.schemas.incidents import Incident
-from ioc.sinks.base import SinkError
+from ioc.sinks.base import SinkError, incident_columns
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the latest version of each incident, and every version delivered
@@ -93,22 +93,7 @@ def migrate(conn: psycopg.Connection[Any]) -> list[int]:
 
 
 def _row(incident: Incident) -> dict[str, Any]:
-    return {
-        "incident_id": incident.incident_id,
-        "version": incident.version,
-        "status": incident.status,
-        "severity": incident.severity,
-        "category": incident.category,
-        "rule_id": incident.rule_id,
-        "subject": incident.subject,
-        "district": incident.district,
-        "escalated": incident.escalated,
-        "title_vi": incident.title.vi,
-        "title_en": incident.title.en,
-        "first_seen": incident.first_seen,
-        "last_seen": incident.last_seen,
-        "body": Jsonb(incident.model_dump(mode="json")),
-    }
+    return {**incident_columns(incident), "body": Jsonb(incident.model_dump(mode="json"))}
 
 
 def _redacted(url: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.schemas.incidents import Incident
-from ioc.sinks.base import SinkError
+from ioc.sinks.base import SinkError, incident_columns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -80,17 +80,8 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def _row(incident: Incident) -> dict[str, Any]:
     return {
-        "incident_id": incident.incident_id,
-        "version": incident.version,
-        "status": incident.status,
-        "severity": incident.severity,
-        "category": incident.category,
-        "rule_id": incident.rule_id,
-        "subject": incident.subject,
-        "district": incident.district,
+        **incident_columns(incident),
         "escalated": int(incident.escalated),
-        "title_vi": incident.title.vi,
-        "title_en": incident.title.en,
         "first_seen": incident.first_seen.isoformat(),
         "last_seen": incident.last_seen.isoformat(),
         "body": incident.model_dump_json(),

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ioc.rules.model import CorrelationRule
 from ioc.schemas.alerts import Alert
 from ioc.streams.metrics import Metrics
-from ioc.streams.outputs import Outputs, internal_rejection
+from ioc.streams.outputs import Outputs
 from ioc.streams.rulebook import Rulebook
 
 log = logging.getLogger("ioc.streams")
@@ -46,14 +46,7 @@ class CorrelationStage:
             rule_id, home = str(body["rule"]), bool(body["home"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
             # Only our own stage writes this topic: a bad record is a defect, kept for study.
-            await self.outputs.dead_letter(
-                [internal_rejection("bad_internal_record", f"correlation record: {exc}")],
-                raw=message.value or b"",
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-            )
+            await self.outputs.refuse(message, "bad_internal_record", f"correlation record: {exc}")
             return
         engine = self.rulebook.engine
         rule = next((r for r in engine.correlations if r.id == rule_id), None)

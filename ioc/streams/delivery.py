@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ioc.schemas.incidents import Incident
 from ioc.sinks.base import Sink, SinkError
 from ioc.streams.metrics import Metrics
-from ioc.streams.outputs import Outputs, internal_rejection
+from ioc.streams.outputs import Outputs
 
 log = logging.getLogger("ioc.sinks")
 
@@ -55,14 +55,7 @@ class DeliveryStage:
         try:
             incident = Incident.model_validate_json(message.value or b"")
         except ValidationError as exc:
-            await self.outputs.dead_letter(
-                [internal_rejection("bad_internal_record", f"incident: {exc}")],
-                raw=message.value or b"",
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-            )
+            await self.outputs.refuse(message, "bad_internal_record", f"incident: {exc}")
             return
         await self.start()
         for sink in self.sinks:

@@ -26,7 +26,7 @@ from ioc.schemas.alerts import Alert
 from ioc.schemas.commands import Command, routing_key
 from ioc.schemas.incidents import Incident
 from ioc.streams.metrics import Metrics
-from ioc.streams.outputs import Outputs, internal_rejection
+from ioc.streams.outputs import Outputs
 
 log = logging.getLogger("ioc.streams")
 
@@ -64,21 +64,11 @@ class IncidentStage:
         else:
             await self._on_command(message)
 
-    async def _refuse(self, message: Any, kind: str, reason: str) -> None:
-        await self.outputs.dead_letter(
-            [internal_rejection(kind, reason)],
-            raw=message.value or b"",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-        )
-
     async def _on_alert(self, message: Any) -> None:
         try:
             alert = Alert.model_validate_json(message.value or b"")
         except ValidationError as exc:
-            await self._refuse(message, "bad_internal_record", f"alert: {exc}")
+            await self.outputs.refuse(message, "bad_internal_record", f"alert: {exc}")
             return
         key = routing_key(alert.rule_id, alert.subject).decode()
         entry = self.table.get(key) or {"incident": None, "seen": []}
@@ -103,7 +93,7 @@ class IncidentStage:
         try:
             command = Command.model_validate_json(message.value or b"")
         except ValidationError as exc:
-            await self._refuse(message, "bad_command", f"command: {exc}")
+            await self.outputs.refuse(message, "bad_command", f"command: {exc}")
             return
         if command.action == "sla_check":
             await self._sla(message.partition)
@@ -118,7 +108,7 @@ class IncidentStage:
         except CommandRefused as exc:
             self.metrics.commands.labels(command.action, "refused").inc()
             log.warning("%s by %s refused: %s", command.action, command.actor, exc)
-            await self._refuse(message, "command_refused", str(exc))
+            await self.outputs.refuse(message, "command_refused", str(exc))
             return
         if changed is None:
             self.metrics.commands.labels(command.action, "ignored").inc()

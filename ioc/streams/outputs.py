@@ -97,6 +97,17 @@ class Outputs:
         if pending:
             await asyncio.gather(*pending)
 
+    async def refuse(self, message: Any, kind: str, reason: str) -> None:
+        """Dead-letter a message of our own pipeline (not a sensor's) that cannot be used."""
+        await self.dead_letter(
+            [internal_rejection(kind, reason)],
+            raw=message.value or b"",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+        )
+
 
 def internal_rejection(kind: str, message: str) -> Rejection:
     """A refusal that is not the sender's fault (an engine defect, a rejected rule set)."""

@@ -26,7 +26,7 @@ from ioc.sinks.webhook import (
     post,
 )
 from ioc.streams.metrics import Metrics
-from ioc.streams.outputs import Outputs, internal_rejection
+from ioc.streams.outputs import Outputs
 
 log = logging.getLogger("ioc.sinks")
 
@@ -59,7 +59,7 @@ class WebhookRetryStage:
         try:
             parked = Parked.model_validate_json(message.value or b"")
         except ValidationError as exc:
-            await self._dead_letter(message, "bad_internal_record", f"parked delivery: {exc}")
+            await self.outputs.refuse(message, "bad_internal_record", f"parked delivery: {exc}")
             return
         wait = (parked.next_attempt_at - self.clock()).total_seconds()
         if wait > 0:
@@ -84,7 +84,7 @@ class WebhookRetryStage:
                     attempts,
                     exc,
                 )
-                await self._dead_letter(
+                await self.outputs.refuse(
                     message,
                     "webhook_gave_up",
                     f"{name}: {incident.incident_id} v{incident.version} failed {attempts} "
@@ -108,14 +108,4 @@ class WebhookRetryStage:
             incident.incident_id,
             incident.version,
             parked.attempts + 1,
-        )
-
-    async def _dead_letter(self, message: Any, kind: str, reason: str) -> None:
-        await self.outputs.dead_letter(
-            [internal_rejection(kind, reason)],
-            raw=message.value or b"",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
         )
