@@ -218,5 +218,9 @@ def test_a_worker_killed_while_incidents_flow_loses_and_doubles_nothing(
     assert summary(stored(db)) != want, "the worker finished before it could be killed"
     with worker(env, log) as second:
         ready(env, second)
-        wait_for(lambda: summary(stored(db)) == want, 180, "the expected incidents", second)
+        try:
+            wait_for(lambda: summary(stored(db)) == want, 180, "the expected incidents", second)
+        except AssertionError as exc:
+            health = _get(f"http://127.0.0.1:{env['IOC_WEB_PORT']}/health")[2]
+            raise AssertionError(f"{exc}; the worker's /health: {health}") from None
         check_sinks(env, kafka, db, tmp_path / "out" / "incidents.jsonl", want)

@@ -22,6 +22,7 @@ from ioc.sinks.base import SinkError
 
 log = logging.getLogger("ioc.sinks")
 FETCH_WAIT_MS = 200
+CATCH_UP_S = 20.0
 
 
 class DistrictTopicsSink:
@@ -76,9 +77,28 @@ class DistrictTopicsSink:
             self.delivered[incident_id] = version
 
     async def _read_to_end(self, tps: list[TopicPartition]) -> None:
+        """Learn what the topics hold, up to their ends as of now. Bounded: a broker whose end
+        offsets the fetches never reach must not hold the delivery stage (and with it every
+        stage) for ever; the follower goes on learning, at the price of a possible repeat."""
         assert self._consumer is not None
         pending = set(tps)
+        deadline = asyncio.get_running_loop().time() + CATCH_UP_S
         while pending:
+            if asyncio.get_running_loop().time() > deadline:
+                state = {
+                    f"{tp.topic}:{tp.partition}": (
+                        await self._consumer.position(tp),
+                        self._consumer.highwater(tp),
+                    )
+                    for tp in sorted(pending)
+                }
+                log.warning(
+                    "%s: not at the end after %.0f s (position, high watermark): %s; going on",
+                    self.name,
+                    CATCH_UP_S,
+                    state,
+                )
+                return
             batches = await self._consumer.getmany(*pending, timeout_ms=FETCH_WAIT_MS)
             for records in batches.values():
                 for record in records:

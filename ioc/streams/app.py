@@ -81,8 +81,8 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
     Info("ioc_build", "Version of the ioc worker", registry=registry).info(
         {"version": __version__, "app_id": settings.app_id}
     )
-    _add_health(app, settings)
     metrics = Metrics.create(registry)
+    _add_health(app, settings)
     zone_set = load_zones(settings.zones) if settings.zones is not None else default_zones()
     rulebook = Rulebook(default_rules(), zone_set.version, metrics, clock=_utcnow)
     _add_stages(app, settings, servers, metrics, rulebook, ZoneIndex(zone_set))
@@ -236,6 +236,7 @@ def _add_stages(
 
 def _add_health(app: faust.App, settings: Settings) -> None:
     tracker = ProgressTracker(stall_after=STALL_AFTER_SECONDS)
+    waiting = frozenset({settings.topic(WEBHOOK_RETRY)})
 
     @app.page("/health/live")
     async def live(self: Any, request: Any) -> Any:
@@ -244,10 +245,28 @@ def _add_health(app: faust.App, settings: Settings) -> None:
 
     @app.page("/health")
     async def health(self: Any, request: Any) -> Any:
-        payload, ok = health_report(
-            app, tracker, waiting=frozenset({settings.topic(WEBHOOK_RETRY)})
-        )
+        payload, ok = health_report(app, tracker, waiting=waiting)
         return self.json(payload, status=200 if ok else 503)
+
+
+def stream_positions(
+    consumer: Any, waiting: frozenset[str]
+) -> dict[str, tuple[Any, int | None, int | None]]:
+    """Per assigned stream partition: (tp, next offset the stream will see, high watermark)."""
+    found: dict[str, tuple[Any, int | None, int | None]] = {}
+    for tp in consumer.assignment():
+        if tp.topic.endswith("-changelog") or tp.topic in waiting:
+            # Changelogs are read at recovery only; parked webhooks wait for their time.
+            continue
+        # Faust keeps no public accessor for these: the last offset read, else the committed one.
+        read = consumer._read_offset.get(tp)
+        position = read + 1 if read is not None else consumer._committed_offset.get(tp)
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # a partition being revoked has no highwater
+            highwater = None
+        found[f"{tp.topic}:{tp.partition}"] = (tp, position, highwater)
+    return found
 
 
 def health_report(
@@ -266,23 +285,27 @@ def health_report(
         return {"status": "joining"}, False
     if app.rebalancing:
         return {"status": "rebalancing"}, False
-    positions: dict[str, tuple[int | None, int | None]] = {}
-    for tp in consumer.assignment():
-        if tp.topic.endswith("-changelog") or tp.topic in waiting:
-            # Changelogs are read at recovery only; parked webhooks wait for their time.
-            continue
-        # Faust keeps no public accessor for these: the last offset read, else the committed one.
-        read = consumer._read_offset.get(tp)
-        position = read + 1 if read is not None else consumer._committed_offset.get(tp)
-        try:
-            highwater = consumer.highwater(tp)
-        except Exception:  # a partition being revoked has no highwater
-            highwater = None
-        positions[f"{tp.topic}:{tp.partition}"] = (position, highwater)
-    stalled = tracker.observe(positions, time.monotonic())
+    found = stream_positions(consumer, waiting)
+    stalled = tracker.observe({k: v[1:] for k, v in found.items()}, time.monotonic())
     payload = {
         "status": "stalled" if stalled else "ok",
         "stalled": stalled,
         "partitions": tracker.report(),
     }
+    if stalled:
+        payload["consumer"] = _consumer_state(consumer, [found[name][0] for name in stalled])
     return payload, not stalled
+
+
+def _consumer_state(consumer: Any, tps: list[Any]) -> dict[str, dict[str, Any]]:
+    """Why a stalled partition is not read, for whoever is on call: Faust's fetch flags."""
+    active = consumer._active_partitions or set()
+    return {
+        f"{tp.topic}:{tp.partition}": {
+            "fetching": tp in active,
+            "paused": tp in consumer._paused_partitions,
+            "buffer_full": tp in consumer._buffered_partitions,
+            "flow_active": bool(consumer.flow_active),
+        }
+        for tp in tps
+    }

@@ -42,6 +42,7 @@ class DeliveryStage:
                 return
             for sink in self.sinks:
                 await self._retrying(sink, sink.start, "open")
+                log.info("sink %s open", sink.name)
             self._started = True
 
     async def stop(self) -> None:
