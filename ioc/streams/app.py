@@ -22,6 +22,7 @@ from ioc.schemas.commands import Command
 from ioc.settings import Settings
 from ioc.sinks import sinks_from_urls
 from ioc.sinks.webhook import Parked
+from ioc.streams import faust_patches
 from ioc.streams.correlation import CorrelationStage
 from ioc.streams.delivery import DeliveryStage
 from ioc.streams.health import ProgressTracker
@@ -57,6 +58,7 @@ class Runtime:
 
 
 def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
+    faust_patches.apply()
     registry = CollectorRegistry(auto_describe=True)
     app = faust.App(
         settings.app_id,
