@@ -1,0 +1,60 @@
+"""The bare Faust baseline: an agent that only iterates a topic, as fast as Faust delivers.
+
+    python -m bench.faust_count --broker HOST:PORT --topic T --count N --out FILE
+
+Writes {"messages": N, "seconds": S} to --out FILE, timed from the first message to the Nth,
+then exits at once (the worker's own shutdown is not what is measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import faust
+import orjson
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--app-id", default=f"bench-faust-{time.monotonic_ns()}")
+    parser.add_argument("--out", required=True, help="file to write the JSON result to")
+    args = parser.parse_args()
+    app = faust.App(
+        args.app_id,
+        broker=f"kafka://{args.broker}",
+        store="memory://",
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=0.5,
+    )
+    topic = app.topic(args.topic, value_serializer="raw", key_serializer="raw")
+    seen = 0
+    started = 0.0
+
+    async def count(stream: faust.Stream) -> None:
+        nonlocal seen, started
+        async for _ in stream:
+            if seen == 0:
+                started = time.perf_counter()
+            seen += 1
+            if seen >= args.count:
+                elapsed = time.perf_counter() - started
+                # A file: the worker takes over the process's standard streams. Blocking is
+                # fine here: the measurement is over and the process ends.
+                Path(args.out).write_bytes(orjson.dumps({"messages": seen, "seconds": elapsed}))  # noqa: ASYNC240
+                os._exit(0)
+
+    app.agent(topic, name="count")(count)
+    worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
