@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -43,6 +45,11 @@ def test_sqlite_keeps_the_latest_version_and_every_version_once(tmp_path: Path) 
     store = IncidentStore(tmp_path / "store" / "incidents.db")
     assert store.get(v1.incident_id) == v3
     assert [i.version for i in store.versions(v1.incident_id)] == [1, 2, 3]
+    first, last = store.stored_at(v1.incident_id, 1), store.stored_at(v1.incident_id, 3)
+    assert first is not None
+    assert last is not None
+    assert first <= last <= datetime.now(UTC)
+    assert store.stored_at(v1.incident_id, 4) is None
     assert store.latest(district="da-lat", status=["auto_resolved"]) == [v3]
     assert store.latest(district="bao-loc") == []
 
@@ -94,3 +101,22 @@ def test_district_topics_get_each_version_once_across_sink_instances(kafka: Kafk
     messages = kafka.consume_until(topic, lambda m: len(m) >= 3, 20)
     assert [orjson.loads(v)["version"] for _, v in messages] == [1, 2, 3]
     assert {k for k, _ in messages} == {v1.incident_id.encode()}
+
+
+def test_a_store_made_before_stored_at_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE incident_versions (incident_id TEXT NOT NULL, version INTEGER NOT NULL,"
+            " body TEXT NOT NULL, PRIMARY KEY (incident_id, version))"
+        )
+    v1 = versions()[0]
+    sink = SqliteSink(path)
+
+    async def run() -> None:
+        await sink.start()
+        await sink.write([v1])
+        await sink.stop()
+
+    asyncio.run(run())
+    assert IncidentStore(path).stored_at(v1.incident_id, 1) is not None

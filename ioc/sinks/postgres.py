@@ -46,6 +46,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (incident_id, version)
     );
     """,
+    # 2: when each version was stored (publish → stored latency, and for the audit)
+    """
+    ALTER TABLE incident_versions ADD COLUMN stored_at timestamptz NOT NULL DEFAULT now();
+    """,
 )
 
 # Any number: one lock id that every ioc worker takes while migrating.

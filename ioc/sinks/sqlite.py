@@ -1,7 +1,8 @@
 """The embedded incident store: SQLite under the data dir (`sqlite://`, or `sqlite:///PATH`).
 
 Two tables: `incidents`, the latest version of each incident (what `ioc incidents` lists), and
-`incident_versions`, every version ever delivered (the audit trail, whole). Writes are
+`incident_versions`, every version ever delivered (the audit trail, whole) with when it was
+stored. Writes are
 idempotent: a version already stored is ignored, and the latest-version row only moves
 forward. One transaction per batch; WAL mode so readers never block the worker.
 """
@@ -12,6 +13,7 @@ import asyncio
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS incident_versions (
     incident_id TEXT NOT NULL,
     version INTEGER NOT NULL,
     body TEXT NOT NULL,
+    stored_at TEXT,
     PRIMARY KEY (incident_id, version)
 );
 """
@@ -75,6 +78,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(incident_versions)")}
+    if "stored_at" not in columns:  # a store made before stored_at was kept
+        conn.execute("ALTER TABLE incident_versions ADD COLUMN stored_at TEXT")
     return conn
 
 
@@ -108,10 +114,11 @@ class SqliteSink:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(UPSERT, rows)
+            stored_at = datetime.now(UTC).isoformat()
             conn.executemany(
-                "INSERT OR IGNORE INTO incident_versions (incident_id, version, body) "
-                "VALUES (:incident_id, :version, :body)",
-                rows,
+                "INSERT OR IGNORE INTO incident_versions (incident_id, version, body, stored_at) "
+                "VALUES (:incident_id, :version, :body, :stored_at)",
+                [{**row, "stored_at": stored_at} for row in rows],
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -164,6 +171,17 @@ class IncidentStore:
     def get(self, incident_id: str) -> Incident | None:
         rows = list(self._rows("SELECT body FROM incidents WHERE incident_id = ?", [incident_id]))
         return Incident.model_validate_json(rows[0]["body"]) if rows else None
+
+    def stored_at(self, incident_id: str, version: int) -> datetime | None:
+        """When the store received a version (the end of the publish → stored latency)."""
+        rows = list(
+            self._rows(
+                "SELECT stored_at FROM incident_versions WHERE incident_id = ? AND version = ?",
+                [incident_id, version],
+            )
+        )
+        value = rows[0]["stored_at"] if rows else None
+        return datetime.fromisoformat(value) if value else None
 
     def versions(self, incident_id: str) -> list[Incident]:
         sql = "SELECT body FROM incident_versions WHERE incident_id = ? ORDER BY version"
