@@ -141,6 +141,13 @@ def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
     return out
 
 
+async def at_fetched_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+    """Whether the consumer has read `tp` up to the high watermark of its last fetch. Not
+    ListOffsets: Tansu 0.6 answers it with the first offset of the last batch + 1."""
+    end = consumer.highwater(tp)
+    return end is not None and await consumer.position(tp) >= end
+
+
 async def seed_offsets(servers: Sequence[str], group: str, topics: Sequence[str]) -> int:
     """Commit the earliest offset for each partition the group has never committed on.
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from xml.etree import ElementTree as ET
-from zoneinfo import ZoneInfo
 
 from ioc.districts import DISTRICT_SLUGS, district
+from ioc.geo.schedule import LOCAL_ZONE
 from ioc.schemas.incidents import Incident, PolygonGeometry
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 POINT_RADIUS_KM = 0.5
 SENDER = "ioc@lamdong.gov.vn"
 SENDER_NAME = {
@@ -35,7 +34,7 @@ STATUS_TEXT = {
 
 
 def cap_time(moment: datetime) -> str:
-    return moment.astimezone(LOCAL).isoformat(timespec="seconds")
+    return moment.astimezone(LOCAL_ZONE).isoformat(timespec="seconds")
 
 
 def identifier(incident_id: str, version: int) -> str:

@@ -10,7 +10,6 @@ from datetime import datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
@@ -25,10 +24,11 @@ from pydantic import (
 
 from ioc.districts import DISTRICT_SLUGS
 from ioc.durations import Duration
+from ioc.geo.schedule import LOCAL_ZONE
 from ioc.schemas.common import Plate
 from simulators.places import ROADS
 
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+LOCAL = LOCAL_ZONE
 AREAS = (*DISTRICT_SLUGS, "rest")  # "rest": the province outside the seven district IOCs
 
 

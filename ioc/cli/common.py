@@ -125,6 +125,22 @@ def create_topics(settings: Settings, servers: Sequence[str]) -> list[TopicState
     return states
 
 
+def send_one(servers: Sequence[str], topic: str, key: bytes, value: bytes, timeout: float) -> None:
+    """Publish one message and wait for the broker to have it; CommandError saying why not."""
+    from simulators.publish import BrokerUnreachable, bootstrap, describe, kafka_producer
+
+    try:
+        producer = bootstrap(kafka_producer(servers, timeout), servers, timeout)
+    except BrokerUnreachable as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        producer.send(topic, value=value, key=key).get(timeout=timeout)
+    except Exception as exc:
+        raise CommandError(f"could not publish to {topic}: {describe(exc)}") from None
+    finally:
+        producer.close(timeout=5)
+
+
 def seed_group_offsets(settings: Settings, servers: Sequence[str]) -> None:
     try:
         seeded = asyncio.run(seed_offsets(servers, settings.app_id, consumed_topics(settings)))

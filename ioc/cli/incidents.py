@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ioc.cli.common import CommandError, connect, settings_from
+from ioc.cli.common import CommandError, connect, send_one, settings_from
 from ioc.cli.lines import LOCAL, incident_line, use_colour
 from ioc.districts import DISTRICT_SLUGS
 from ioc.schemas.commands import Command, routing_key
@@ -23,6 +23,7 @@ from ioc.topics import COMMANDS
 
 HELP = "list and show incidents; acknowledge and resolve them"
 STATUSES = ("open", "acknowledged", "resolved", "auto_resolved")
+SEND_TIMEOUT_S = 10.0
 
 
 def register(sub: Any) -> None:
@@ -168,22 +169,13 @@ def run_act(args: argparse.Namespace) -> int:
         note=args.note,
         at=datetime.now(UTC),
     )
-    from simulators.publish import BrokerUnreachable, bootstrap, describe, kafka_producer
-
-    try:
-        producer = bootstrap(kafka_producer(conn.servers, 10.0), conn.servers, 10.0)
-    except BrokerUnreachable as exc:
-        raise CommandError(str(exc)) from None
-    try:
-        producer.send(
-            settings.topic(COMMANDS),
-            value=command.model_dump_json().encode(),
-            key=routing_key(incident.rule_id, incident.subject),
-        ).get(timeout=10.0)
-    except Exception as exc:
-        raise CommandError(f"could not send the command: {describe(exc)}") from None
-    finally:
-        producer.close(timeout=5)
+    send_one(
+        conn.servers,
+        settings.topic(COMMANDS),
+        routing_key(incident.rule_id, incident.subject),
+        command.model_dump_json().encode(),
+        SEND_TIMEOUT_S,
+    )
     if args.wait <= 0:
         print(f"{args.action} of {incident.incident_id} sent")
         return 0

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import sys
 from typing import IO
-from zoneinfo import ZoneInfo
 
 from ioc.districts import DISTRICT_SLUGS, district
+from ioc.geo.schedule import LOCAL_ZONE
 from ioc.schemas.alerts import Alert
 from ioc.schemas.deadletter import DeadLetter
 from ioc.schemas.incidents import Incident
 
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+LOCAL = LOCAL_ZONE
 COLOURS = {"extreme": "1;35", "severe": "1;31", "moderate": "33", "minor": "36"}
 STATUS = {
     "vi": {

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
-from ioc.cli.common import CommandError, connect, create_topics, say, settings_from
+from ioc.cli.common import CommandError, connect, create_topics, say, send_one, settings_from
 from ioc.cli.zones import zone_set_from
+from ioc.geo.schedule import LOCAL_ZONE
 from ioc.rules.explain import explain
 from ioc.rules.loader import DEFAULT_RULES, RuleError, RuleSet, default_rules, load_rules
 from ioc.rules.offline import run as run_offline
@@ -217,7 +217,6 @@ def run_test(args: argparse.Namespace) -> int:
     return 0
 
 
-LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 _COLUMNS = (
     ("event time (+07)", 17),
     ("status", 8),
@@ -238,7 +237,7 @@ def _table_row(alert: Alert) -> None:
     if alert.health:
         detail += f" [{alert.health}]"
     cells = (
-        alert.event_time.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M"),
+        alert.event_time.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M"),
         alert.status,
         alert.rule_id,
         alert.severity,
@@ -272,18 +271,7 @@ def run_load(args: argparse.Namespace) -> int:
     create_topics(settings, conn.servers)
     value = encode_rules(ruleset, texts, _who(), datetime.now(UTC))
     topic = settings.topic(RULES)
-    from simulators.publish import BrokerUnreachable, bootstrap, describe, kafka_producer
-
-    try:
-        producer = bootstrap(kafka_producer(conn.servers, args.timeout), conn.servers, args.timeout)
-    except BrokerUnreachable as exc:
-        raise CommandError(str(exc)) from None
-    try:
-        producer.send(topic, value=value, key=RULESET_KEY).get(timeout=args.timeout)
-    except Exception as exc:
-        raise CommandError(f"could not publish to {topic}: {describe(exc)}") from None
-    finally:
-        producer.close(timeout=5)
+    send_one(conn.servers, topic, RULESET_KEY, value, args.timeout)
     print(
         f"published {ruleset.name} (version {ruleset.version}, {len(ruleset.rules)} rules) "
         f"to {topic}; running workers switch to it within seconds"

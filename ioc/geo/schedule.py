@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
+LOCAL_ZONE = ZoneInfo(LOCAL_TZ)  # where the province's operators read their clocks
 
 
 class Schedule(BaseModel):

@@ -12,6 +12,11 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def utcnow() -> datetime:
+    """Processing time, aware and in UTC: the default clock of whatever takes one."""
+    return datetime.now(UTC)
+
+
 # Identifiers travel in Kafka keys, topic names and URLs: ASCII, bounded.
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
 Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from ioc.schemas.common import utcnow
 from ioc.schemas.readings import (
     BATCH_TAG,
     MAX_BATCH_READINGS,
@@ -116,17 +117,13 @@ def field_errors(exc: ValidationError, prefix: Sequence[int | str] = ()) -> tupl
     )
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Decoder:
     """Decodes sensor messages. Build one per process: it holds the compiled validators."""
 
     def __init__(
         self,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         max_future_skew: timedelta = MAX_FUTURE_SKEW,
         max_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:

@@ -17,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from ioc.admin import at_fetched_end
 from ioc.schemas.incidents import Incident
 from ioc.sinks.base import SinkError
 
@@ -104,8 +105,7 @@ class DistrictTopicsSink:
                 for record in records:
                     self._learn(record.key, record.value)
             for tp in list(pending):
-                end = self._consumer.highwater(tp)
-                if end is not None and await self._consumer.position(tp) >= end:
+                if await at_fetched_end(self._consumer, tp):
                     pending.discard(tp)
 
     async def _following(self) -> None:

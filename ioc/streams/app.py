@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import faust
@@ -19,6 +19,7 @@ from ioc.incidents.lifecycle import Policy
 from ioc.rules.loader import default_rules
 from ioc.schemas.alerts import Severity
 from ioc.schemas.commands import Command
+from ioc.schemas.common import utcnow
 from ioc.settings import Settings
 from ioc.sinks import sinks_from_urls
 from ioc.sinks.webhook import Parked
@@ -86,13 +87,9 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
     metrics = Metrics.create(registry)
     _add_health(app, settings)
     zone_set = load_zones(settings.zones) if settings.zones is not None else default_zones()
-    rulebook = Rulebook(default_rules(), zone_set.version, metrics, clock=_utcnow)
+    rulebook = Rulebook(default_rules(), zone_set.version, metrics, clock=utcnow)
     _add_stages(app, settings, servers, metrics, rulebook, ZoneIndex(zone_set))
     return Runtime(settings, app, registry, metrics, rulebook)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _add_incidents(
@@ -122,7 +119,7 @@ def _add_incidents(
     async def sla_tick() -> None:
         consumer: Any = app.consumer
         name = settings.topic(COMMANDS)
-        tick = Command(action="sla_check", actor="system", at=_utcnow()).model_dump_json()
+        tick = Command(action="sla_check", actor="system", at=utcnow()).model_dump_json()
         for tp in sorted(consumer.assignment()):
             if tp.topic == name:
                 await commands_topic.send(value=tick.encode(), partition=tp.partition)

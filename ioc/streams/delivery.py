@@ -58,7 +58,8 @@ class DeliveryStage:
         except ValidationError as exc:
             await self.outputs.refuse(message, "bad_internal_record", f"incident: {exc}")
             return
-        await self.start()
+        if not self._started:
+            await self.start()
         for sink in self.sinks:
             await self._retrying(sink, lambda s=sink: s.write([incident]), "write")
             self.metrics.sink_writes.labels(sink.name).inc()

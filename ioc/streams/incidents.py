@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, MutableMapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from ioc.incidents.lifecycle import CommandRefused, Policy, apply_alert, apply_command, check_sla
 from ioc.schemas.alerts import Alert
 from ioc.schemas.commands import Command, routing_key
+from ioc.schemas.common import utcnow
 from ioc.schemas.incidents import Incident
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs
@@ -32,10 +33,6 @@ log = logging.getLogger("ioc.streams")
 
 SLA_TICK_S = 5.0
 SEEN_ALERTS = 200  # alert deliveries remembered per incident, for de-duplication
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class IncidentStage:
@@ -48,7 +45,7 @@ class IncidentStage:
         metrics: Metrics,
         *,
         alerts_topic: str,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.policy = policy
         self.table = table

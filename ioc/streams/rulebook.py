@@ -16,6 +16,7 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from ioc.admin import at_fetched_end
 from ioc.rules.engine import Engine
 from ioc.rules.loader import RuleError, RuleSet
 from ioc.rules.published import decode_rules
@@ -118,12 +119,8 @@ async def follow_rules(
                 problems = rulebook.offer(record.value, where)
                 if problems:
                     await reject("rule set rejected", problems, record.offset, record.value)
-            if not rulebook.ready.is_set():
-                # The end as of the last fetch (its high watermark): see simulators/record.py
-                # on why not ListOffsets.
-                end = consumer.highwater(tp)
-                if end is not None and await consumer.position(tp) >= end:
-                    log.info("rules: %s read to its end; stages start", topic)
-                    rulebook.ready.set()
+            if not rulebook.ready.is_set() and await at_fetched_end(consumer, tp):
+                log.info("rules: %s read to its end; stages start", topic)
+                rulebook.ready.set()
     finally:
         await consumer.stop()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
 
+from ioc.schemas.common import utcnow
 from ioc.sinks.webhook import (
     MAX_ATTEMPTS,
     REQUEST_TIMEOUT_S,
@@ -31,17 +32,13 @@ from ioc.streams.outputs import Outputs
 log = logging.getLogger("ioc.sinks")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class WebhookRetryStage:
     def __init__(
         self,
         park: Park,
         outputs: Outputs,
         metrics: Metrics,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.park = park
