@@ -18,7 +18,7 @@ from typing import Any
 import shapely
 
 from ioc.geo.zones import Zone
-from simulators.inventory import Inventory, Sensor, area_of
+from simulators.inventory import Inventory, Sensor, area_of, zone_spot
 from simulators.physics import rise_hold_fall, smooth_step
 from simulators.places import distance_m, road
 from simulators.scenario import (
@@ -356,8 +356,7 @@ def _air_pollution(
 
 def _fire(episode: Fire, start: datetime, inv: Inventory, label: str, number: int) -> EpisodePlan:
     zone = _zone(inv, episode.zone, label)
-    centre = zone.geometry.representative_point()
-    spot = (round(centre.y, 6), round(centre.x, 6))
+    spot = zone_spot(zone)
     area = area_of(zone)
     camera = inv.add_camera(area, spot, f"cam-fire-{zone.id}", zone.id, busy=False)
     station = inv.station_near(spot, 250, f"aq-fire-{zone.id}")
@@ -446,9 +445,9 @@ def _detection(
     zone = _zone(inv, episode.zone, label)
     camera = inv.deploy_zone(zone)
     if camera.role != "camera":
-        centre = zone.geometry.representative_point()
-        spot = (round(centre.y, 6), round(centre.x, 6))
-        camera = inv.add_camera(area_of(zone), spot, f"cam-{zone.id}", zone.id, busy=False)
+        camera = inv.add_camera(
+            area_of(zone), zone_spot(zone), f"cam-{zone.id}", zone.id, busy=False
+        )
     t0, _, length = _window(start, episode.duration)
     plan = EpisodePlan(
         "detection",

@@ -86,6 +86,12 @@ class InventoryError(Exception):
     pass
 
 
+def zone_spot(zone: Zone) -> tuple[float, float]:
+    """A point surely inside the zone, as (lat, lon) to 6 decimals: where its sensors stand."""
+    inside = zone.geometry.representative_point()
+    return (round(inside.y, 6), round(inside.x, 6))
+
+
 def area_of(zone: Zone) -> str:
     return zone.district or "rest"
 
@@ -229,8 +235,7 @@ class Inventory:
     def deploy_zone(self, zone: Zone) -> Sensor:
         """The sensor a special zone is watched with (placed once)."""
         area = area_of(zone)
-        inside = zone.geometry.representative_point()
-        point = (round(inside.y, 6), round(inside.x, 6))
+        point = zone_spot(zone)
         if zone.kind == "flood":
             return self.add_station(area, point, f"wl-{zone.id}", "hydro", zone.id)
         if zone.kind == "low_emission":
