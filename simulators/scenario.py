@@ -46,9 +46,9 @@ At = Annotated[datetime | time, Field(description="ISO time, or HH:MM local time
 
 
 class Counts(_Strict):
-    traffic: int = Field(default=0, ge=0, le=5000)
+    traffic: int = Field(default=0, ge=0, le=20000)
     camera: int = Field(default=0, ge=0, le=5000)
-    environment: int = Field(default=0, ge=0, le=5000)
+    environment: int = Field(default=0, ge=0, le=20000)
 
 
 class Batching(_Strict):

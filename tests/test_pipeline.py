@@ -225,5 +225,14 @@ def test_a_worker_killed_while_incidents_flow_loses_and_doubles_nothing(
             wait_for(lambda: summary(stored(db)) == want, 180, "the expected incidents", second)
         except AssertionError as exc:
             health = _get(f"http://127.0.0.1:{env['IOC_WEB_PORT']}/health")[2]
-            raise AssertionError(f"{exc}; the worker's /health: {health}") from None
+            got = summary(stored(db))
+            differ = {
+                k: (got.get(k), want.get(k))
+                for k in sorted(set(got) | set(want))
+                if got.get(k) != want.get(k)
+            }
+            raise AssertionError(
+                f"{exc}; stored vs expected (status, alerts): {differ}; "
+                f"the worker's /health: {health}"
+            ) from None
         check_sinks(env, kafka, db, tmp_path / "out" / "incidents.jsonl", want)

@@ -4,7 +4,7 @@ filters, and the status machine of each subject."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -183,14 +183,15 @@ def observe(
     holds: bool,
     t: float,
     placed: Placed | None,
-    evidence: Sequence[Evidence],
+    evidence: Sequence[Evidence] | Callable[[], Sequence[Evidence]],
     *,
     cleared: bool = True,
     hold_s: float | None = None,
     place: dict[str, Any] | None = None,
 ) -> None:
     """Feed the subject's status machine and raise what it says. Without a reading
-    (a window closing), `place` is where the subject was last seen."""
+    (a window closing), `place` is where the subject was last seen. `evidence` may be a
+    function: most observations change nothing, and evidence is built only for an alert."""
     states = ctx.rule_state(rule)
     entry = states.setdefault(subject, {})
     status = Status.from_record(entry.get("status"))
@@ -205,7 +206,8 @@ def observe(
     if transition is not None:
         episode = status.episode
         where = last_place({"place": place}) if placed is None else {}
-        ctx.raise_alert(rule, subject, transition, t, episode, placed, evidence, **where)
+        shown = evidence() if callable(evidence) else evidence
+        ctx.raise_alert(rule, subject, transition, t, episode, placed, shown, **where)
     entry["status"] = status.to_record()
 
 
@@ -220,6 +222,14 @@ def last_place(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def remember_place(entry: dict[str, Any], placed: Placed) -> None:
+    known = entry.get("place")
+    if (
+        known is not None
+        and known["lat"] == placed.reading.lat
+        and known["lon"] == placed.reading.lon
+        and known["district"] == placed.district
+    ):
+        return  # a fixed sensor: the same place as last time (its zones follow from it)
     entry["place"] = {
         "lat": placed.reading.lat,
         "lon": placed.reading.lon,

@@ -46,8 +46,12 @@ from ioc.rules.model import (
 from ioc.rules.status import Status
 from ioc.rules.values import Placed
 from ioc.schemas.alerts import Alert, Evidence
+from ioc.schemas.readings import READING_KINDS
 
 __all__ = ["Engine", "EngineState", "new_state"]
+
+# The layout of the state's records; a state of another layout is not read, it starts afresh.
+STATE_FORMAT = 2
 
 
 class Engine:
@@ -69,6 +73,24 @@ class Engine:
         self.correlations = [r for r in self.rules if isinstance(r, CorrelationRule)]
         self.inline_correlation = correlation
         self.digests = {rule.id: rule_digest(rule) for rule in self.rules}
+        # A reading meets only the rules that can fire on its kind; the watermark visits only
+        # the rules with something in the state (a counting station's state has no AQI rows).
+        self.by_kind: dict[str, list[AnyRule]] = {
+            kind: [
+                r
+                for r in self.rules
+                if not isinstance(r, CorrelationRule)
+                and (r.when.kind is None or kind in r.when.kind)
+            ]
+            for kind in READING_KINDS
+        }
+        # Every rule but a geofence reasons about one sensor at a time, so the state of a
+        # kind without geofences can be kept per sensor; a geofence follows objects across
+        # the cameras of a source, so it needs the source's state whole.
+        self.per_sensor: dict[str, bool] = {
+            kind: not any(isinstance(r, GeofenceRule) for r in rules)
+            for kind, rules in self.by_kind.items()
+        }
 
     def evaluate(
         self, state: EngineState | None, readings: Iterable[Placed]
@@ -81,12 +103,12 @@ class Engine:
             if ctx.watermark is None or t > ctx.watermark:
                 ctx.state["watermark"] = t
             ctx.count("readings")
-            for rule in self.rules:
+            for rule in self.by_kind.get(placed.reading.kind, ()):
                 self._on_reading(ctx, rule, placed, t)
         self._on_watermark(ctx)
         if self.correlations and self.inline_correlation:
             correlate(ctx, self.correlations, list(ctx.alerts))
-        return ctx.state, ctx.alerts
+        return self._stamp(ctx.state), ctx.alerts
 
     def advance(self, state: EngineState, until: datetime) -> tuple[EngineState, list[Alert]]:
         """Move the watermark without readings (a quiet stream still closes its windows)."""
@@ -97,7 +119,7 @@ class Engine:
         self._on_watermark(ctx)
         if self.correlations and self.inline_correlation:
             correlate(ctx, self.correlations, list(ctx.alerts))
-        return ctx.state, ctx.alerts
+        return self._stamp(ctx.state), ctx.alerts
 
     def correlate(
         self,
@@ -113,27 +135,38 @@ class Engine:
         ctx = Context(self, self.adopt(state if state is not None else new_state()))
         chosen = self.correlations if rules is None else list(rules)
         correlate(ctx, chosen, list(alerts), triggers)
-        return ctx.state, ctx.alerts
+        return self._stamp(ctx.state), ctx.alerts
 
     def adopt(self, state: EngineState) -> EngineState:
         """Forget the state of rules that were removed or changed since the state was written:
-        a changed window or hold period starts afresh rather than misreading old records."""
+        a changed window or hold period starts afresh rather than misreading old records.
+        A state written in an older layout starts afresh whole."""
         if state.get("ruleset") == self.ruleset.version:
             return state
-        defs: dict[str, str] = state.get("defs") or {}
         rules: dict[str, Any] = state.setdefault("rules", {})
+        if state.get("format") != STATE_FORMAT:
+            rules.clear()
+        defs: dict[str, str] = state.get("defs") or {}
         for rule_id in list(rules):
             if self.digests.get(rule_id) != defs.get(rule_id):
                 del rules[rule_id]
-        state["defs"] = dict(self.digests)
+        state["format"] = STATE_FORMAT
         state["ruleset"] = self.ruleset.version
+        return state
+
+    def _stamp(self, state: EngineState) -> EngineState:
+        """Record the definition of each rule the state holds something for (only those: a
+        state is written on every change, and most states hold a few rules of many)."""
+        rules: dict[str, Any] = state["rules"]
+        defs: dict[str, str] = state.get("defs") or {}
+        if len(defs) != len(rules) or state.get("defs_of") != self.ruleset.version:
+            state["defs"] = {rid: self.digests[rid] for rid in rules if rid in self.digests}
+            state["defs_of"] = self.ruleset.version
         return state
 
     # --- per reading ----------------------------------------------------------------------
 
     def _on_reading(self, ctx: Context, rule: AnyRule, placed: Placed, t: float) -> None:
-        if isinstance(rule, CorrelationRule):
-            return
         if isinstance(rule, GeofenceRule):
             if matches(rule.when, placed, zone_filters=False):
                 _geofence(ctx, rule, placed, t)
@@ -153,7 +186,10 @@ class Engine:
         watermark = ctx.watermark
         if watermark is None:
             return
+        held: dict[str, Any] = ctx.state["rules"]
         for rule in self.rules:
+            if not held.get(rule.id):
+                continue
             if isinstance(rule, WindowRule):
                 windows.on_watermark(ctx, rule, watermark)
             elif isinstance(rule, AbsenceRule):
@@ -175,7 +211,6 @@ def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> N
     value = usable(ctx, placed, rule.field)
     if value is None:
         return
-    evidence = [evidence_of(placed, rule.field, value)]
     if rule.field in EVENT_FIELDS:
         # An event (an accident, a detection) fires once per cooldown; it resolves only after
         # `clear.after` without another one (or by an operator, on the incident).
@@ -192,7 +227,7 @@ def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> N
         rule.condition.holds(value),
         t,
         placed,
-        evidence,
+        lambda: [evidence_of(placed, rule.field, value)],
         cleared=cleared,
     )
 
@@ -311,8 +346,15 @@ def _rate_of_change(ctx: Context, rule: RateOfChangeRule, placed: Placed, t: flo
         change = current - max(p[1] for p in history)
     else:
         change = current - history[0][1]
-    evidence = [evidence_of(placed, f"{rule.field} change over {int(over)}s", round(change, 3))]
-    observe(ctx, rule, placed.sensor_id, rule.change.holds(change), latest, placed, evidence)
+    observe(
+        ctx,
+        rule,
+        placed.sensor_id,
+        rule.change.holds(change),
+        latest,
+        placed,
+        lambda: [evidence_of(placed, f"{rule.field} change over {int(over)}s", round(change, 3))],
+    )
 
 
 # --- geofence ---------------------------------------------------------------------------------

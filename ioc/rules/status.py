@@ -21,13 +21,16 @@ class Status:
     episode: float | None = None  # start of the episode the current alert belongs to
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        """Only the times that are set: most subjects of most rules are idle, and every state
+        is written to a changelog on each change."""
+        record = {
             "p": self.pending_since,
             "f": self.firing_since,
             "c": self.clearing_since,
             "l": self.last_fired,
             "e": self.episode,
         }
+        return {k: v for k, v in record.items() if v is not None}
 
     @classmethod
     def from_record(cls, record: dict[str, Any] | None) -> Status:

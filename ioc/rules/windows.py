@@ -39,16 +39,57 @@ def _aggregate(agg: str, values: list[float]) -> float:
     return float(len(values))
 
 
-def _evidence(rule: WindowRule, sensor_id: str, rows: list[list[Any]]) -> list[Evidence]:
+# An open tumbling or hopping window is kept as its running aggregate, not its readings:
+# [count, sum, compensation, min, max, newest rows]. The sum is compensated (Neumaier), so a
+# mean is as exact as math.fsum over the readings; only the newest MAX_EVIDENCE rows are kept,
+# for the alert's evidence. A row is [t, value, offset]; the topic and partition it was read
+# from are the entry's "src" (a sensor's readings arrive on one topic-partition).
+_N, _SUM, _COMP, _MIN, _MAX, _ROWS = range(6)
+
+
+def _add(record: list[Any], row: list[Any]) -> None:
+    value = row[1]
+    total = record[_SUM] + value
+    if abs(record[_SUM]) >= abs(value):
+        record[_COMP] += (record[_SUM] - total) + value
+    else:
+        record[_COMP] += (value - total) + record[_SUM]
+    record[_SUM] = total
+    record[_N] += 1
+    record[_MIN] = min(record[_MIN], value)
+    record[_MAX] = max(record[_MAX], value)
+    rows: list[list[Any]] = record[_ROWS]
+    rows.append(row)
+    if len(rows) > MAX_EVIDENCE:
+        del rows[0]
+
+
+def _closed_aggregate(agg: str, record: list[Any]) -> float:
+    total = record[_SUM] + record[_COMP]
+    if agg == "mean":
+        return float(total / record[_N])
+    if agg == "min":
+        return float(record[_MIN])
+    if agg == "max":
+        return float(record[_MAX])
+    if agg == "sum":
+        return float(total)
+    return float(record[_N])
+
+
+def _evidence(
+    rule: WindowRule, sensor_id: str, rows: list[list[Any]], src: list[Any]
+) -> list[Evidence]:
+    topic, partition = src if src else (None, None)
     return [
         Evidence(
             sensor_id=sensor_id,
             field=rule.window.field,
             value=row[1],
             ts=utc(row[0]),
-            topic=row[2],
-            partition=row[3],
-            offset=row[4],
+            topic=topic,
+            partition=partition,
+            offset=row[2],
         )
         for row in rows[-MAX_EVIDENCE:]
     ]
@@ -63,16 +104,22 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
     watermark = ctx.watermark if ctx.watermark is not None else t
     entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
     remember_place(entry, placed)
-    row = [t, value, placed.topic, placed.partition, placed.offset]
+    entry["src"] = [placed.topic, placed.partition]
+    row = [t, value, placed.offset]
     if window.type == "sliding":
         if t < watermark - grace:
             _late(ctx, rule)
             return
         rows: list[list[Any]] = entry.setdefault("b", [])
-        rows.append(row)
-        rows.sort(key=lambda r: r[0])
+        if rows and t < rows[-1][0]:
+            rows.append(row)
+            rows.sort(key=lambda r: r[0])
+        else:
+            rows.append(row)
         latest = rows[-1][0]
-        rows[:] = [r for r in rows if r[0] > latest - size - grace]
+        keep_after = latest - size - grace
+        if rows[0][0] <= keep_after:
+            rows[:] = [r for r in rows if r[0] > keep_after]
         current = [r for r in rows if r[0] > latest - size]
         aggregate = _aggregate(window.agg, [r[1] for r in current])
         _decide(ctx, rule, placed.sensor_id, entry, aggregate, latest, current)
@@ -87,9 +134,14 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
         if start + size + grace <= watermark:
             late = True  # the watermark passed that window's end and grace: it has closed
             continue
-        open_windows.setdefault(str(start), []).append(row)
+        record = open_windows.get(str(start))
+        if record is None:
+            record = open_windows[str(start)] = [0, 0.0, 0.0, value, value, []]
+        _add(record, row)
     if late:
         _late(ctx, rule)
+    due = min(float(k) for k in open_windows) + size + grace if open_windows else None
+    entry["due"] = due
 
 
 def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
@@ -98,12 +150,15 @@ def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
     if window.type == "sliding":
         return
     for sensor_id, entry in ctx.rule_state(rule).items():
+        if entry.get("due") is None or entry["due"] > watermark:
+            continue  # no window of this sensor has closed yet
         open_windows: dict[str, list[Any]] = entry.get("w", {})
         due = sorted((k for k in open_windows if float(k) + size + grace <= watermark), key=float)
         for key in due:
-            rows = open_windows.pop(key)
-            aggregate = _aggregate(window.agg, [r[1] for r in rows])
-            _decide(ctx, rule, sensor_id, entry, aggregate, float(key) + size, rows)
+            record = open_windows.pop(key)
+            aggregate = _closed_aggregate(window.agg, record)
+            _decide(ctx, rule, sensor_id, entry, aggregate, float(key) + size, record[_ROWS])
+        entry["due"] = min(float(k) for k in open_windows) + size + grace if open_windows else None
 
 
 def _decide(
@@ -118,22 +173,21 @@ def _decide(
     w = rule.window
     holds = rule.condition.holds(aggregate)
     cleared = rule.clear.condition.holds(aggregate) if rule.clear.condition is not None else True
-    evidence = [
-        Evidence(
-            sensor_id=sensor_id,
-            field=f"{w.agg}({w.field}) over {format_duration(w.size)}"[:64],
-            value=round(aggregate, 3),
-            ts=utc(rows[-1][0]),
-        ),
-        *_evidence(rule, sensor_id, rows),
-    ]
+
+    def evidence() -> list[Evidence]:
+        return [
+            Evidence(
+                sensor_id=sensor_id,
+                field=f"{w.agg}({w.field}) over {format_duration(w.size)}"[:64],
+                value=round(aggregate, 3),
+                ts=utc(rows[-1][0]),
+            ),
+            *_evidence(rule, sensor_id, rows, entry.get("src") or []),
+        ]
+
     observe(
         ctx, rule, sensor_id, holds, t, None, evidence, cleared=cleared, place=entry.get("place")
     )
-
-
-def _ts(t: float) -> Any:
-    return utc(t)
 
 
 def _late(ctx: Context, rule: WindowRule) -> None:

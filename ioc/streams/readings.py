@@ -21,13 +21,19 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import MutableMapping
-from typing import Any
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import orjson
 
 from ioc.geo import ZoneIndex
 from ioc.rules.context import EngineState, utc
+from ioc.rules.engine import Engine
 from ioc.rules.offline import place
+from ioc.rules.values import Placed
 from ioc.schemas.decode import Decoder
+from ioc.schemas.readings import AnyReading
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs, internal_rejection
 from ioc.streams.rulebook import Rulebook
@@ -39,16 +45,30 @@ IDLE_LAG_S = 300.0  # event time a quiet source is kept behind its partition's w
 IDLE_TOPIC_S = 30.0  # processing time after which a silent topic-partition is not waited for
 
 
+class StateTable(Protocol):
+    """Engine states by key. `put` names the changelog partition: a batch mixes partitions,
+    and a state must be written where its messages are read, so that it moves with them."""
+
+    def get(self, key: str) -> Any: ...
+
+    def items(self) -> Iterable[tuple[str, Any]]: ...
+
+    def put(self, key: str, value: Any, partition: int) -> None: ...
+
+
 class ReadingsStage:
     def __init__(
         self,
         rulebook: Rulebook,
         index: ZoneIndex,
-        table: MutableMapping[str, Any],
+        table: StateTable,
         outputs: Outputs,
         metrics: Metrics,
         decoder: Decoder | None = None,
+        topics: Sequence[str] = (),
     ) -> None:
+        """`topics`: the sensor topics read; the sweep waits for each to be read (or to stay
+        silent for IDLE_TOPIC_S) before it trusts a partition's watermark."""
         self.rulebook = rulebook
         self.index = index
         self.table = table
@@ -58,58 +78,98 @@ class ReadingsStage:
         # (topic, partition) → (latest event time read, processing time of the last message)
         self.topic_progress: dict[tuple[str, int], tuple[float, float]] = {}
         self.last_sweep: dict[int, float] = {}
+        self.topics = tuple(topics)
+        self.started: float | None = None
 
-    async def handle(self, message: Any) -> None:
-        """One Kafka message of a sensor topic (a faust Message: topic, partition, offset, key,
-        value)."""
-        topic, partition, offset = message.topic, message.partition, message.offset
-        self.metrics.messages.labels(topic).inc()
-        raw: bytes = message.value if message.value is not None else b""
-        decoded = self.decoder.decode(raw)
-        self._progress(topic, partition, decoded.readings)
-        source = _source_of(message.key, decoded.source_id, decoded.readings)
-        state: EngineState | None = self.table.get(source) if source is not None else None
-        if state is not None and state.get("offsets", {}).get(topic, -1) >= offset:
-            self.metrics.redelivered.inc()
-            return
-        if decoded.rejections:
-            await self.outputs.dead_letter(
-                decoded.rejections,
-                raw=raw,
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                key=message.key,
-            )
-        if not decoded.readings or source is None:
-            return
+    async def handle_batch(self, messages: Sequence[Any]) -> None:
+        """Messages of sensor topics, in the order read. The work is done for the whole batch
+        at once: one zone lookup for every reading, then one evaluation and one state write per
+        key, however many of the batch's readings it has."""
         engine = self.rulebook.engine
-        placed = place(self.index, [(r, topic, partition, offset) for r in decoded.readings])
-        before = dict(state["counters"]) if state is not None else {}
-        try:
-            state, alerts = engine.evaluate(state, placed)
-        except Exception as exc:
-            # A defect of ours must not stop the province's stream: the message is kept, with
-            # the traceback, where an engineer will find it.
-            log.exception("rule engine failed on %s:%s@%s", topic, partition, offset)
-            reason = f"rule engine failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-            await self.outputs.dead_letter(
-                [internal_rejection("engine_error", reason)],
-                raw=raw,
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                key=message.key,
-            )
-            return
-        for reading in decoded.readings:
-            self.metrics.readings.labels(reading.kind).inc()
-        self._count(before, state["counters"])
-        state.setdefault("offsets", {})[topic] = offset
-        state["partition"] = partition
-        await self.outputs.publish(engine, alerts)
-        self.table[source] = state
-        await self._sweep(partition)
+        by_topic: Counter[str] = Counter()
+        pending: list[tuple[AnyReading, str | None, int | None, int | None]] = []
+        keys: list[str] = []
+        redelivered = 0
+        for message in messages:
+            topic, partition, offset = message.topic, message.partition, message.offset
+            by_topic[topic] += 1
+            raw: bytes = message.value if message.value is not None else b""
+            decoded = self.decoder.decode(raw)
+            self._progress(topic, partition, decoded.readings)
+            if offset <= self._applied(topic, partition):
+                redelivered += 1  # read again after a crash: applied, and dead-lettered, before
+                continue
+            if decoded.rejections:
+                await self.outputs.dead_letter(
+                    decoded.rejections,
+                    raw=raw,
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    key=message.key,
+                )
+            source = _source_of(message.key, decoded.source_id, decoded.readings)
+            for reading in decoded.readings:
+                pending.append((reading, topic, partition, offset))
+                per_sensor = engine.per_sensor[reading.kind] or source is None
+                keys.append(reading.sensor_id if per_sensor else str(source))
+        for topic, n in by_topic.items():
+            self.metrics.messages.labels(topic).inc(n)
+        if redelivered:
+            self.metrics.redelivered.inc(redelivered)
+        if pending:
+            await self._evaluate(engine, place(self.index, pending), keys)
+        for (topic, partition), offset in _last_offsets(messages).items():
+            self.table.put(_applied_key(topic, partition), offset, partition)
+        for partition in sorted({m.partition for m in messages}):
+            await self._sweep(partition)
+
+    async def _evaluate(self, engine: Engine, placed: list[Placed], keys: list[str]) -> None:
+        grouped: dict[str, list[Placed]] = {}
+        for key, one in zip(keys, placed, strict=True):
+            grouped.setdefault(key, []).append(one)
+        kinds: Counter[str] = Counter()
+        for key, readings in grouped.items():
+            state: EngineState | None = self.table.get(key)
+            if state is not None:
+                # A message read again after a crash: what this state has applied, it skips.
+                applied = state.get("offsets", {})
+                readings = [r for r in readings if applied.get(r.topic, -1) < (r.offset or 0)]
+                if not readings:
+                    continue
+            last = readings[-1]
+            try:
+                state, alerts = engine.evaluate(state, readings)
+            except Exception as exc:
+                # A defect of ours must not stop the province's stream: the reading is kept,
+                # with the traceback, where an engineer will find it.
+                log.exception("rule engine failed on %s", key)
+                reason = (
+                    f"rule engine failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+                )
+                await self.outputs.dead_letter(
+                    [internal_rejection("engine_error", reason)],
+                    raw=_raw_of(readings),
+                    topic=last.topic or "",
+                    partition=last.partition or 0,
+                    offset=last.offset or 0,
+                    key=key.encode(),
+                )
+                continue
+            self._count(state)
+            offsets = state.setdefault("offsets", {})
+            for one in readings:
+                kinds[one.reading.kind] += 1
+                offsets[one.topic] = one.offset
+            state["partition"] = last.partition
+            await self.outputs.publish(engine, alerts)
+            self.table.put(key, state, last.partition or 0)
+        for kind, n in kinds.items():
+            self.metrics.readings.labels(kind).inc(n)
+
+    def _applied(self, topic: str, partition: int) -> int:
+        value = self.table.get(_applied_key(topic, partition))
+        return value if isinstance(value, int) else -1
 
     def _progress(self, topic: str, partition: int, readings: list[Any]) -> None:
         latest = max((r.ts.timestamp() for r in readings), default=None)
@@ -120,6 +180,15 @@ class ReadingsStage:
             self.topic_progress[(topic, partition)] = (latest, time.monotonic())
 
     def partition_watermark(self, partition: int, now: float) -> float | None:
+        if self.started is None:
+            self.started = now
+        if now - self.started < IDLE_TOPIC_S and any(
+            (topic, partition) not in self.topic_progress for topic in self.topics
+        ):
+            # A topic of this partition has not been read since the worker started (after a
+            # restart, one topic may be caught up long before another): it is waited for, or
+            # its quiet sources would look silent.
+            return None
         progress = [v for (_, p), v in self.topic_progress.items() if p == partition]
         active = [t for t, seen in progress if now - seen < IDLE_TOPIC_S]
         if active:
@@ -136,28 +205,46 @@ class ReadingsStage:
             return
         until = watermark - IDLE_LAG_S
         quiet = [
-            (source, state)
-            for source, state in self.table.items()
-            if state is not None
+            (key, state)
+            for key, state in self.table.items()
+            if isinstance(state, dict)
             and state.get("partition") == partition
             and state.get("watermark") is not None
             and state["watermark"] < until
         ]
         engine = self.rulebook.engine
-        for source, state in quiet:
-            before = dict(state["counters"])
+        for key, state in quiet:
             state, alerts = engine.advance(state, utc(until))
-            self._count(before, state["counters"])
+            self._count(state)
             await self.outputs.publish(engine, alerts)
-            self.table[source] = state
+            self.table.put(key, state, partition)
 
-    def _count(self, before: dict[str, int], after: dict[str, int]) -> None:
-        for name, value in after.items():
+    def _count(self, state: EngineState) -> None:
+        """Move the engine's counters of this evaluation to the metrics: the state keeps none,
+        so it stays small."""
+        for name, value in state["counters"].items():
             if name.startswith("alerts_") or name == "readings":
                 continue  # counted where they are published
-            delta = value - before.get(name, 0)
-            if delta:
-                self.metrics.engine_events.labels(name).inc(delta)
+            if value:
+                self.metrics.engine_events.labels(name).inc(value)
+        state["counters"] = {}
+
+
+def _applied_key(topic: str, partition: int) -> str:
+    """The table key of the last offset a batch applied of one topic-partition (a key no
+    sensor or source can have: ids are printable)."""
+    return f"\x00applied:{topic}:{partition}"
+
+
+def _last_offsets(messages: Sequence[Any]) -> dict[tuple[str, int], int]:
+    last: dict[tuple[str, int], int] = {}
+    for m in messages:
+        last[(m.topic, m.partition)] = max(m.offset, last.get((m.topic, m.partition), -1))
+    return last
+
+
+def _raw_of(readings: Sequence[Placed]) -> bytes:
+    return orjson.dumps([r.reading.model_dump(mode="json") for r in readings])
 
 
 def _source_of(key: bytes | None, source_id: str | None, readings: list[Any]) -> str | None:

@@ -1,0 +1,149 @@
+"""The readings stage without a broker: batches of any size give the offline engine's alerts,
+a batch read again applies nothing twice, and the sweep waits for every topic."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from ioc.geo import ZoneIndex, default_zones
+from ioc.rules.loader import default_rules
+from ioc.rules.offline import run as run_offline
+from ioc.schemas import Decoder
+from ioc.schemas.common import utcnow
+from ioc.streams.metrics import Metrics
+from ioc.streams.readings import IDLE_TOPIC_S, ReadingsStage
+from ioc.streams.rulebook import Rulebook
+from simulators.generate import Simulation
+from simulators.scenario import load_scenario
+
+PARTITIONS = 4
+
+
+class Table(dict[str, Any]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.partitions: dict[str, int] = {}
+
+    def put(self, key: str, value: Any, partition: int) -> None:
+        self[key] = value
+        self.partitions[key] = partition
+
+
+class Outputs:
+    def __init__(self) -> None:
+        self.alerts: list[Any] = []
+        self.dead: list[Any] = []
+
+    async def publish(self, engine: Any, alerts: list[Any]) -> None:
+        self.alerts += alerts
+
+    async def dead_letter(self, rejections: list[Any], **where: Any) -> None:
+        self.dead.append((rejections, where))
+
+
+def messages(records: list[Any]) -> list[SimpleNamespace]:
+    offsets: Counter[tuple[str, int]] = Counter()
+    out = []
+    for r in records:
+        partition = zlib.crc32(r.key or b"") % PARTITIONS
+        offset = offsets[(r.topic, partition)]
+        offsets[(r.topic, partition)] += 1
+        out.append(
+            SimpleNamespace(
+                topic=r.topic, partition=partition, offset=offset, key=r.key, value=r.value
+            )
+        )
+    return out
+
+
+def stage(table: Table, outputs: Outputs, topics: tuple[str, ...] = ()) -> ReadingsStage:
+    metrics = Metrics.create(CollectorRegistry())
+    rulebook = Rulebook(default_rules(), default_zones().version, metrics, clock=utcnow)
+    return ReadingsStage(
+        rulebook,
+        ZoneIndex(default_zones()),
+        table,
+        outputs,
+        metrics,
+        topics=topics,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def demo() -> list[Any]:
+    return list(Simulation(load_scenario("demo")).records())
+
+
+def alert_keys(alerts: list[Any]) -> Counter[tuple[str, str, str, Any]]:
+    # Correlation rules run in the correlation stage, not here.
+    return Counter(
+        (a.rule_id, a.subject, a.status, a.event_time)
+        for a in alerts
+        if a.rule_id != "fire-confirmed"
+    )
+
+
+@pytest.mark.parametrize("batch", [1, 37, 500])
+def test_any_batch_size_gives_the_offline_engines_alerts(demo: list[Any], batch: int) -> None:
+    offline = run_offline(
+        default_rules(), default_zones(), ((r.value, r.topic, None, None) for r in demo), Decoder()
+    )
+    want = alert_keys(list(offline))
+    assert want, "the demo scenario raises alerts"
+    table, outputs = Table(), Outputs()
+    readings = stage(table, outputs)
+    msgs = messages(demo)
+
+    async def feed() -> None:
+        for i in range(0, len(msgs), batch):
+            await readings.handle_batch(msgs[i : i + batch])
+
+    asyncio.run(feed())
+    assert alert_keys(outputs.alerts) == want
+    assert outputs.dead, "the demo's malformed messages are dead-lettered"
+
+
+def test_a_batch_read_again_applies_and_dead_letters_nothing_twice(demo: list[Any]) -> None:
+    table, outputs = Table(), Outputs()
+    readings = stage(table, outputs)
+    msgs = messages(demo)
+    half = len(msgs) // 2
+
+    async def feed() -> None:
+        await readings.handle_batch(msgs[:half])
+        alerts, dead = len(outputs.alerts), len(outputs.dead)
+        await readings.handle_batch(msgs[:half])  # redelivered after a crash
+        assert (len(outputs.alerts), len(outputs.dead)) == (alerts, dead)
+        await readings.handle_batch(msgs[half:])
+
+    asyncio.run(feed())
+    once = Outputs()
+    single = stage(Table(), once)
+    asyncio.run(single.handle_batch(msgs))
+    assert alert_keys(outputs.alerts) == alert_keys(once.alerts)
+
+
+def test_states_are_written_to_the_partition_their_messages_came_from(demo: list[Any]) -> None:
+    table, outputs = Table(), Outputs()
+    asyncio.run(stage(table, outputs).handle_batch(messages(demo)))
+    for key, state in table.items():
+        if isinstance(state, dict):
+            assert table.partitions[key] == state["partition"]
+
+
+def test_the_sweep_waits_for_a_topic_not_yet_read() -> None:
+    readings = stage(Table(), Outputs(), topics=("sensors.traffic", "sensors.environment"))
+    readings.topic_progress[("sensors.traffic", 0)] = (5000.0, 100.0)
+    assert readings.partition_watermark(0, now=100.0) is None
+    # After IDLE_TOPIC_S without a message, a silent topic no longer holds the partition back.
+    assert readings.partition_watermark(0, now=100.0 + IDLE_TOPIC_S + 1) == 5000.0
+    readings.topic_progress[("sensors.environment", 1)] = (4000.0, 100.0)
+    readings.topic_progress[("sensors.traffic", 1)] = (4500.0, 100.0)
+    assert readings.partition_watermark(1, now=110.0) == 4000.0
