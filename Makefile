@@ -37,7 +37,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	@test -f bench/__main__.py || { echo "no benchmarks yet"; exit 1; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 clean:

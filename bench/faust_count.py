@@ -1,6 +1,6 @@
 """The bare Faust baseline: an agent that only iterates a topic, as fast as Faust delivers.
 
-    python -m bench.faust_count --broker HOST:PORT --topic T --count N --out FILE
+    python -m bench.faust_count --broker HOST:PORT --topics T1,T2 --count N --out FILE
 
 Writes {"messages": N, "seconds": S} to --out FILE, timed from the first message to the Nth,
 then exits at once (the worker's own shutdown is not what is measured).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import orjson
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--broker", required=True)
-    parser.add_argument("--topic", required=True)
+    parser.add_argument("--topics", required=True, help="comma-separated")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--app-id", default=f"bench-faust-{time.monotonic_ns()}")
     parser.add_argument("--out", required=True, help="file to write the JSON result to")
@@ -29,12 +30,13 @@ def main() -> None:
         args.app_id,
         broker=f"kafka://{args.broker}",
         store="memory://",
+        datadir=tempfile.mkdtemp(prefix="bench-faust-"),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=6.0,
         broker_heartbeat_interval=0.5,
     )
-    topic = app.topic(args.topic, value_serializer="raw", key_serializer="raw")
+    topic = app.topic(*args.topics.split(","), value_serializer="raw", key_serializer="raw")
     seen = 0
     started = 0.0
 

@@ -1,11 +1,24 @@
-"""Messages per second through Kafka, in one run on the same preloaded data: the ceiling (a raw
-aiokafka consumer decoding each message with orjson) and the baseline (a bare Faust agent).
+"""Where the pipeline stands, in one run on the same preloaded data: the ceiling, the bare
+Faust baseline, the ioc worker, its latency and memory, and the Quix Streams peer.
 
-    python -m bench.stream [--messages 200000] [--quick]
+    python -m bench.stream            # the full run (about 5 minutes here)
+    python -m bench.stream --quick    # under 2 minutes, for regular use
 
-The embedded broker is started, a topic is preloaded with single-reading messages from the
-simulator (so the producer is not what is measured), then each reader consumes it from the
-beginning. The pipeline's own figures and the peer come next (issue 7).
+The embedded broker is started and two data sets are preloaded from the simulator, so the
+producer is not what is measured:
+- single readings: the `load` scenario (traffic, cameras, air and water stations), one
+  reading per message;
+- gateway batches: counting stations behind gateways (the `load` scenario with --sensors
+  distinct sensors, two minutes of readings), up to 100 readings per message.
+Then each reader consumes them from the beginning:
+1. ceiling: a raw aiokafka consumer decoding each message with orjson;
+2. baseline: a Faust agent that only iterates the stream (bench/faust_count.py);
+3. ioc: one `ioc worker` with the default zones and rule pack, from topic to incidents stored
+   in SQLite, and its peak RSS (bench/pipeline.py);
+4. latency: publish → incident stored, while a scenario with incidents is offered at half the
+   worker's measured maximum (single readings);
+5. peer: the same job in Quix Streams (bench/quix_peer.py; `pip install -e '.[bench]'`).
+Results go to bench/results/<date>-stream.json and are printed as a table.
 """
 
 from __future__ import annotations
@@ -16,55 +29,64 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from bench import pipeline
 from bench.common import write_result
-from ioc.admin import ensure_topics
 from ioc.broker import EmbeddedBroker
-from ioc.topics import TopicSpec
-
-PARTITIONS = 4
 
 
-def messages(count: int) -> list[tuple[bytes, bytes]]:
+def single_readings(count: int) -> list[pipeline.Item]:
+    from simulators.scenario import Batching
+
+    return pipeline.simulated("load", count, batch=Batching(size=1))
+
+
+def gateway_batches(sensors: int) -> list[pipeline.Item]:
+    """Counting stations only (they sit behind gateways), spread over five areas."""
+    from simulators.scenario import Batching, Counts
+
+    areas = ("da-lat", "bao-loc", "duc-trong", "bao-lam", "rest")
+    counts = {area: Counts(traffic=sensors // len(areas)) for area in areas}
+    return pipeline.simulated(
+        "load",
+        None,
+        sensors=counts,
+        duration=timedelta(minutes=2),
+        episodes=[],
+        # Long enough that a gateway fills its batches of 100 within the 30 s interval.
+        batch=Batching(size=100, linger=timedelta(seconds=30)),
+    )
+
+
+def with_incidents(repeats: int) -> list[pipeline.Item]:
+    """The demo scenario (fires, floods, accidents, intrusions) played `repeats` times, each
+    time one scenario-length later, single readings."""
     from simulators.generate import Simulation
     from simulators.scenario import Batching, load_scenario
 
-    scenario = load_scenario("load").model_copy(update={"batch": Batching(size=1)})
-    out: list[tuple[bytes, bytes]] = []
-    while len(out) < count:
-        for record in Simulation(scenario).records():
-            out.append((record.key or b"", record.value))
-            if len(out) >= count:
-                break
+    base = load_scenario("demo").model_copy(update={"batch": Batching(size=1), "malformed": 0.0})
+    out: list[pipeline.Item] = []
+    for n in range(repeats):
+        scenario = base.with_start(base.start + n * base.duration)
+        out += [(r.topic, r.key or b"", r.value) for r in Simulation(scenario).records()]
     return out
 
 
-async def preload(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> float:
-    await ensure_topics([bootstrap], [TopicSpec(topic, PARTITIONS)])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1)
-    await producer.start()
-    started = time.perf_counter()
-    try:
-        for key, value in items:
-            await producer.send(topic, value, key=key)
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return time.perf_counter() - started
-
-
-async def ceiling(bootstrap: str, topic: str, count: int) -> float:
+async def ceiling(bootstrap: str, topics: Sequence[str], count: int) -> float:
+    """Seconds for a raw consumer to read and orjson-decode `count` messages of `topics`."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        partitions = [tp for t in topics for tp in await _partitions(consumer, t)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
         seen = 0
         started = 0.0
         while seen < count:
@@ -80,18 +102,29 @@ async def ceiling(bootstrap: str, topic: str, count: int) -> float:
         await consumer.stop()
 
 
-def faust_baseline(bootstrap: str, topic: str, count: int) -> dict[str, Any]:
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Any]:
+    from aiokafka import TopicPartition
+
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        await consumer._client.force_metadata_update()  # the consumer has no public refresh
+        found = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(found)]
+
+
+def child(module: str, bootstrap: str, topics: Sequence[str], count: int) -> dict[str, Any]:
+    """Run a measuring child process (`module`) that writes its result to a file."""
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
         out = subprocess.run(
             [
                 sys.executable,
                 "-m",
-                "bench.faust_count",
+                module,
                 "--broker",
                 bootstrap,
-                "--topic",
-                topic,
+                "--topics",
+                ",".join(topics),
                 "--count",
                 str(count),
                 "--out",
@@ -99,47 +132,154 @@ def faust_baseline(bootstrap: str, topic: str, count: int) -> dict[str, Any]:
             ],
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=900,
         )
         if not result.exists():
             raise RuntimeError(
-                f"the Faust baseline wrote no result (exit {out.returncode}): {out.stderr[-2000:]}"
+                f"{module} wrote no result (exit {out.returncode}): {out.stderr[-2000:]}"
             )
         return dict(orjson.loads(result.read_bytes()))
+
+
+def peer_available() -> bool:
+    try:
+        import quixstreams  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--quick", action="store_true", help="50 000 messages")
+    parser.add_argument("--quick", action="store_true", help="smaller data sets: under two minutes")
+    parser.add_argument("--singles", type=int, help="single-reading messages (200 000)")
+    parser.add_argument("--sensors", type=int, help="distinct sensors in the batches (50 000)")
+    parser.add_argument("--repeats", type=int, help="plays of the demo for latency (6)")
+    parser.add_argument("--no-peer", action="store_true", help="skip Quix Streams")
     args = parser.parse_args(argv)
-    count = 50_000 if args.quick else args.messages
-    items = messages(count)
+    n_singles = args.singles or (20_000 if args.quick else 200_000)
+    n_sensors = args.sensors or (20_000 if args.quick else 50_000)
+    repeats = args.repeats or (1 if args.quick else 6)
+    run_peer = not args.no_peer and peer_available()
+    if not args.no_peer and not run_peer:
+        print("Quix Streams is not installed (pip install -e '.[bench]'): no peer figures")
+
+    print(f"generating {n_singles:,} single readings and {n_sensors:,} sensors' batches ...")
+    singles = single_readings(n_singles)
+    batches = gateway_batches(n_sensors)
+    incidents_data = with_incidents(repeats)
+    singles_readings = pipeline.readings_in(singles)
+    batch_readings = pipeline.readings_in(batches)
+    stamp = time.strftime("%H%M%S")
+    s_prefix, b_prefix = f"bench-{stamp}-s.", f"bench-{stamp}-b."
+    s_topics, b_topics = pipeline.sensor_topics(s_prefix), pipeline.sensor_topics(b_prefix)
+    result: dict[str, Any] = {
+        "single": {"messages": len(singles), "readings": singles_readings},
+        "batch": {
+            "messages": len(batches),
+            "readings": batch_readings,
+            "distinct_sensors": n_sensors,
+        },
+    }
     broker = EmbeddedBroker()
     broker.start()
     try:
-        topic = f"bench.single.{time.monotonic_ns()}"
-        produced = asyncio.run(preload(broker.bootstrap, topic, items))
-        ceiling_s = asyncio.run(ceiling(broker.bootstrap, topic, count))
-        baseline = faust_baseline(broker.bootstrap, topic, count)
+        bootstrap = broker.bootstrap
+        print("preloading ...")
+        produced = asyncio.run(pipeline.preload(bootstrap, s_prefix, singles))
+        asyncio.run(pipeline.preload(bootstrap, b_prefix, batches))
+        result["preload_msg_per_s"] = round(len(singles) / produced)
+        for name, topics, items in (("single", s_topics, singles), ("batch", b_topics, batches)):
+            print(f"{name}: ceiling ...")
+            seconds = asyncio.run(ceiling(bootstrap, topics, len(items)))
+            result[name]["ceiling"] = rates(len(items), result[name]["readings"], seconds)
+            print(f"{name}: Faust baseline ...")
+            seconds = child("bench.faust_count", bootstrap, topics, len(items))["seconds"]
+            result[name]["baseline"] = rates(len(items), result[name]["readings"], seconds)
+            if run_peer:
+                print(f"{name}: Quix Streams peer ...")
+                seconds = child("bench.quix_peer", bootstrap, topics, len(items))["seconds"]
+                result[name]["peer"] = rates(len(items), result[name]["readings"], seconds)
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, prefix in (("single", s_prefix), ("batch", b_prefix)):
+                print(f"{name}: ioc worker ...")
+                run = pipeline.throughput(
+                    bootstrap,
+                    prefix,
+                    Path(tmp) / name,
+                    result[name]["messages"],
+                    result[name]["readings"],
+                    timeout=900,
+                )
+                result[name]["ioc"] = rates(run.messages, run.readings, run.seconds)
+                result[name]["ioc"]["incidents"] = run.incidents
+                result[name]["ioc"]["peak_rss_mb"] = round(run.peak_rss_mb)
+            rate = result["single"]["ioc"]["msg_per_s"] / 2
+            print(f"latency at {rate:,.0f} messages/s ...")
+            result["latency"] = pipeline.latency(
+                bootstrap, f"bench-{stamp}-l.", Path(tmp) / "latency", incidents_data, rate
+            )
     finally:
         broker.stop()
-    result = {
-        "messages": count,
-        "preload_msg_per_s": round(count / produced),
-        "ceiling_aiokafka_orjson_msg_per_s": round(count / ceiling_s),
-        "baseline_faust_agent_msg_per_s": round(count / baseline["seconds"]),
-    }
-    result["baseline_to_ceiling"] = round(
-        result["baseline_faust_agent_msg_per_s"] / result["ceiling_aiokafka_orjson_msg_per_s"], 3
-    )
+    add_ratios(result)
     path = write_result("stream", result)
-    for name, value in result.items():
-        print(f"{name:>36}  {value:,}" if isinstance(value, int) else f"{name:>36}  {value}")
+    print(table(result))
     print(f"written to {path}")
     return 0
+
+
+def rates(messages: int, readings: int, seconds: float) -> dict[str, Any]:
+    return {
+        "seconds": round(seconds, 2),
+        "msg_per_s": round(messages / seconds),
+        "readings_per_s": round(readings / seconds),
+    }
+
+
+def add_ratios(result: dict[str, Any]) -> None:
+    for name in ("single", "batch"):
+        figures = result[name]
+        for who in ("baseline", "peer", "ioc"):
+            if who not in figures:
+                continue
+            mine = figures[who]["msg_per_s"]
+            for against in ("ceiling", "baseline", "peer"):
+                if against != who and against in figures:
+                    figures[who][f"to_{against}"] = round(mine / figures[against]["msg_per_s"], 3)
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [
+        f"{'':<10}{'reader':<10}{'msg/s':>10}{'readings/s':>12}"
+        f"{'÷ceiling':>10}{'÷faust':>8}{'÷quix':>8}"
+    ]
+    for name in ("single", "batch"):
+        for who in ("ceiling", "baseline", "peer", "ioc"):
+            f = result[name].get(who)
+            if f is None:
+                continue
+            rows.append(
+                f"{name:<10}{who:<10}{f['msg_per_s']:>10,}{f['readings_per_s']:>12,}"
+                f"{_ratio(f, 'ceiling'):>10}{_ratio(f, 'baseline'):>8}{_ratio(f, 'peer'):>8}"
+            )
+    lat = result["latency"]
+    rows.append(
+        f"latency at {lat['offered_msg_per_s']:,} msg/s ({lat['incidents_opened']} incidents): "
+        f"p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms"
+    )
+    rows.append(
+        f"peak RSS of the worker: {result['single']['ioc']['peak_rss_mb']} MB (single), "
+        f"{result['batch']['ioc']['peak_rss_mb']} MB "
+        f"({result['batch']['distinct_sensors']:,} sensors, batches)"
+    )
+    return "\n".join(rows)
+
+
+def _ratio(figures: dict[str, Any], against: str) -> str:
+    value = figures.get(f"to_{against}")
+    return f"{value:.2f}" if value is not None else ""
 
 
 if __name__ == "__main__":
