@@ -55,6 +55,7 @@ def main() -> None:
 
     app.agent(topic, name="count")(count)
     worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # as `ioc worker` runs: see ioc/cli/worker.py
     worker.execute_from_commandline()
 
 

@@ -30,10 +30,15 @@ class Table(dict[str, Any]):
     def __init__(self) -> None:
         super().__init__()
         self.partitions: dict[str, int] = {}
+        self.unflushed: set[str] = set()
 
     def put(self, key: str, value: Any, partition: int) -> None:
         self[key] = value
         self.partitions[key] = partition
+        self.unflushed.add(key)
+
+    async def flush(self) -> None:
+        self.unflushed.clear()
 
 
 class Outputs:
@@ -133,6 +138,8 @@ def test_a_batch_read_again_applies_and_dead_letters_nothing_twice(demo: list[An
 def test_states_are_written_to_the_partition_their_messages_came_from(demo: list[Any]) -> None:
     table, outputs = Table(), Outputs()
     asyncio.run(stage(table, outputs).handle_batch(messages(demo)))
+    assert table.partitions, "the batch wrote states"
+    assert not table.unflushed, "a batch returns (and is acknowledged) only once its writes are"
     for key, state in table.items():
         if isinstance(state, dict):
             assert table.partitions[key] == state["partition"]

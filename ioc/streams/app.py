@@ -24,6 +24,7 @@ from ioc.settings import Settings
 from ioc.sinks import sinks_from_urls
 from ioc.sinks.webhook import Parked
 from ioc.streams import faust_patches
+from ioc.streams.changelog import ChangelogTable
 from ioc.streams.correlation import CorrelationStage
 from ioc.streams.delivery import DeliveryStage
 from ioc.streams.health import ProgressTracker
@@ -165,24 +166,6 @@ def _add_incidents(
     app.on_before_shutdown.connect(cast(Any, close_sinks))
 
 
-class ChangelogTable:
-    """A Faust table as the readings stage writes it: to a named changelog partition (Faust
-    would take the partition of the event being processed, and a batch mixes partitions)."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def get(self, key: str) -> Any:
-        return self.table.data.get(key)
-
-    def items(self) -> Any:
-        return self.table.data.items()
-
-    def put(self, key: str, value: Any, partition: int) -> None:
-        self.table.data[key] = value
-        self.table.send_changelog(partition, key, value)
-
-
 def _raw_topic(app: faust.App, *names: str, **options: Any) -> Any:
     return app.topic(
         *names,
@@ -219,10 +202,11 @@ def _add_stages(
         default=None,
         partitions=settings.partitions,
     )
+    state = ChangelogTable(engine_state)
     readings = ReadingsStage(
         rulebook,
         index,
-        ChangelogTable(engine_state),
+        state,
         outputs,
         metrics,
         topics=[settings.topic(t) for t in SENSOR_TOPICS],

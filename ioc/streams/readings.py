@@ -55,6 +55,9 @@ class StateTable(Protocol):
 
     def put(self, key: str, value: Any, partition: int) -> None: ...
 
+    async def flush(self) -> Any:
+        """Make what was put durable; a batch is acknowledged only after."""
+
 
 class ReadingsStage:
     def __init__(
@@ -123,6 +126,7 @@ class ReadingsStage:
             self.table.put(_applied_key(topic, partition), offset, partition)
         for partition in sorted({m.partition for m in messages}):
             await self._sweep(partition)
+        await self.table.flush()
 
     async def _evaluate(self, engine: Engine, placed: list[Placed], keys: list[str]) -> None:
         grouped: dict[str, list[Placed]] = {}
