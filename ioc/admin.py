@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from ioc import kafka_security
 from ioc.topics import TopicSpec
 
 
@@ -34,7 +36,10 @@ class TopicState:
 
 def _client(servers: Sequence[str], timeout_ms: int = 5000) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        bootstrap_servers=list(servers), client_id="ioc-admin", request_timeout_ms=timeout_ms
+        bootstrap_servers=list(servers),
+        client_id="ioc-admin",
+        request_timeout_ms=timeout_ms,
+        **kafka_security.current().aiokafka(),
     )
 
 
@@ -131,6 +136,57 @@ async def ensure_topics(servers: Sequence[str], specs: Sequence[TopicSpec]) -> l
     return states
 
 
+@dataclass(frozen=True, slots=True)
+class TopicDescription:
+    spec: TopicSpec
+    partitions: int | None  # None: the topic does not exist
+    cleanup_policy: str | None  # None: the broker did not say
+
+    @property
+    def problems(self) -> list[str]:
+        if self.partitions is None:
+            return ["missing"]
+        out = []
+        if self.partitions != self.spec.partitions:
+            out.append(f"{self.partitions} partitions, want {self.spec.partitions}")
+        want = self.spec.kafka_configs()["cleanup.policy"]
+        if self.cleanup_policy is not None and self.cleanup_policy != want:
+            out.append(f"cleanup.policy {self.cleanup_policy}, want {want}")
+        return out
+
+
+async def describe_topics(
+    servers: Sequence[str], specs: Sequence[TopicSpec]
+) -> list[TopicDescription]:
+    """What the cluster holds of each topic ioc wants. Reads only: a missing topic is reported,
+    not created (the topic list is read first, for the reason given in ensure_topics)."""
+    present = set(await list_topics(servers))
+    names = [s.name for s in specs if s.name in present]
+    counts = await partition_counts(servers, names)
+    policies: dict[str, str] = {}
+    if names:
+        admin = _client(servers)
+        try:
+            await admin.start()
+            resources = [ConfigResource(ConfigResourceType.TOPIC, n, None) for n in names]
+            for response in await admin.describe_configs(resources):
+                for resource in getattr(response, "resources", []):
+                    name, entries = resource[3], resource[4]
+                    for entry in entries:
+                        if entry[0] == "cleanup.policy" and entry[1] is not None:
+                            policies[str(name)] = str(entry[1])
+        except KafkaError:
+            pass  # a broker without DescribeConfigs: policies are reported as unknown
+        finally:
+            await admin.close()
+    return [
+        TopicDescription(
+            spec, counts.get(spec.name) if spec.name in present else None, policies.get(spec.name)
+        )
+        for spec in specs
+    ]
+
+
 def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
     errors = getattr(response, "topic_errors", [])
     out = []
@@ -162,6 +218,7 @@ async def seed_offsets(servers: Sequence[str], group: str, topics: Sequence[str]
         group_id=group,
         client_id="ioc-seed",
         enable_auto_commit=False,
+        **kafka_security.current().aiokafka(),
     )
     await consumer.start()
     try:

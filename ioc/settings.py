@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -27,6 +27,8 @@ CONFIG_ENV = "IOC_CONFIG"
 DEFAULT_CONFIG_PATHS = (Path("ioc.toml"),)
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 SINK_SCHEMES = ("sqlite", "kafka", "file", "cap", "postgresql", "postgres", "https", "http")
 SEVERITIES = ("extreme", "severe", "moderate", "minor")
 
@@ -115,6 +117,23 @@ class Settings(BaseSettings):
     )
     broker_ready_timeout: float = Field(
         default=20.0, gt=0, description="Seconds to wait for the embedded broker to answer."
+    )
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description=(
+            "How every Kafka client of ioc connects: PLAINTEXT (the embedded broker), "
+            "SASL_PLAINTEXT or SASL_SSL (a cluster with users and ACLs), SSL."
+        ),
+    )
+    sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user of this process.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password of this process (from the environment)."
+    )
+    ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates (SSL, SASL_SSL)."
     )
     session_timeout: float = Field(
         default=10.0,
@@ -207,6 +226,17 @@ class Settings(BaseSettings):
                 f"known: {', '.join(SEVERITIES)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _sasl_needs_a_user(self) -> Settings:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs IOC_SASL_USERNAME and "
+                "IOC_SASL_PASSWORD"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from kafka import KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NoBrokersAvailable
 
+from ioc import kafka_security
 from simulators.records import Record
 
 if TYPE_CHECKING:
@@ -173,6 +174,7 @@ def kafka_producer(servers: Sequence[str], connect_timeout: float) -> Callable[[
             request_timeout_ms=request_ms,
             delivery_timeout_ms=delivery_ms,
             api_version_auto_timeout_ms=int(min(left, 2.0) * 1000),
+            **kafka_security.current().kafka_python(),
         )
         return producer
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from ioc import kafka_security
 from simulators.publish import BrokerUnreachable, bootstrap, broker_urls, describe
 from simulators.records import Record
 
@@ -66,6 +67,7 @@ def kafka_consumer(servers: Sequence[str]) -> Callable[[float], Any]:
             fetch_max_wait_ms=POLL_MS,
             request_timeout_ms=REQUEST_TIMEOUT_MS,
             api_version_auto_timeout_ms=int(min(left, 2.0) * 1000),
+            **kafka_security.current().kafka_python(),
         )
 
     return make

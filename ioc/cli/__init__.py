@@ -22,6 +22,7 @@ from ioc.cli import (
     simulate,
     subscribe,
     tail,
+    topics,
     worker,
     zones,
 )
@@ -67,6 +68,7 @@ COMMANDS = (
     aqi,
     schema,
     config,
+    topics,
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
+from ioc import kafka_security
 from ioc.admin import (
     BrokerUnavailable,
     TopicState,
@@ -31,6 +32,8 @@ class CommandError(Exception):
 
 def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     settings, _ = load_settings(getattr(args, "config", None), overrides)
+    # Every Kafka client this command builds connects as the settings say.
+    kafka_security.use(kafka_security.KafkaSecurity.from_settings(settings))
     return settings
 
 

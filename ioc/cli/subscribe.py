@@ -12,6 +12,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
+from ioc import kafka_security
 from ioc.cap import to_cap
 from ioc.cli.common import CommandError, connect, settings_from
 from ioc.districts import DISTRICT_SLUGS
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             client_id=f"ioc-subscribe-{args.district}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **kafka_security.current().kafka_python(),
         )
     except KafkaError as exc:
         raise CommandError(f"cannot reach the broker: {exc}") from None

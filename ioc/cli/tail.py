@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from ioc import kafka_security
 from ioc.cli.common import CommandError, connect, settings_from
 from ioc.cli.lines import alert_line, deadletter_line, incident_line, out, use_colour
 from ioc.districts import DISTRICT_SLUGS
@@ -90,7 +91,11 @@ async def _follow(servers: list[str], topic: str, args: argparse.Namespace) -> i
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers, client_id="ioc-tail", group_id=None, enable_auto_commit=False
+        bootstrap_servers=servers,
+        client_id="ioc-tail",
+        group_id=None,
+        enable_auto_commit=False,
+        **kafka_security.current().aiokafka(),
     )
     colour = use_colour(sys.stdout)
     shown = 0

@@ -17,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from ioc import kafka_security
 from ioc.admin import at_fetched_end
 from ioc.schemas.incidents import Incident
 from ioc.sinks.base import SinkError
@@ -40,7 +41,10 @@ class DistrictTopicsSink:
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.servers, client_id="ioc-sink-districts", acks="all"
+            bootstrap_servers=self.servers,
+            client_id="ioc-sink-districts",
+            acks="all",
+            **kafka_security.current().aiokafka(),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.servers,
@@ -48,6 +52,7 @@ class DistrictTopicsSink:
             group_id=None,
             enable_auto_commit=False,
             fetch_max_wait_ms=FETCH_WAIT_MS,
+            **kafka_security.current().aiokafka(),
         )
         try:
             await self._producer.start()

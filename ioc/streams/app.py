@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Info
 from ioc import __version__
 from ioc.geo import ZoneIndex, default_zones, load_zones
 from ioc.incidents.lifecycle import Policy
+from ioc.kafka_security import KafkaSecurity
 from ioc.rules.loader import default_rules
 from ioc.schemas.alerts import Severity
 from ioc.schemas.commands import Command
@@ -82,6 +83,7 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        broker_credentials=KafkaSecurity.from_settings(settings).faust(),
     )
     setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="ioc_faust")
     Info("ioc_build", "Version of the ioc worker", registry=registry).info(

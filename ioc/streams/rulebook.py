@@ -16,6 +16,7 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from ioc import kafka_security
 from ioc.admin import at_fetched_end
 from ioc.rules.engine import Engine
 from ioc.rules.loader import RuleError, RuleSet
@@ -106,6 +107,7 @@ async def follow_rules(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FETCH_WAIT_MS,
+        **kafka_security.current().aiokafka(),
     )
     await consumer.start()
     try:

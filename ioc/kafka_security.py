@@ -1,0 +1,106 @@
+"""How this process's Kafka clients authenticate: one set of options, taken from the settings
+at the edge of the program, for Faust, aiokafka and kafka-python alike.
+
+A process talks to one cluster as one user, and its Kafka clients are built in many places
+from a list of bootstrap servers; the options are therefore set once, by `use()`, when the
+command's settings are read, rather than threaded through every constructor.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ioc.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    protocol: str = "PLAINTEXT"
+    mechanism: str = "SCRAM-SHA-512"
+    username: str | None = None
+    password: str | None = None
+    cafile: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KafkaSecurity:
+        password = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        return cls(
+            protocol=settings.security_protocol,
+            mechanism=settings.sasl_mechanism,
+            username=settings.sasl_username,
+            password=password,
+            cafile=settings.ssl_cafile,
+        )
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL")
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol.endswith("SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
+
+    def aiokafka(self) -> dict[str, Any]:
+        """Keyword arguments of aiokafka's consumers, producers and admin client."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.tls:
+            options["ssl_context"] = self.ssl_context()
+        if self.sasl:
+            options.update(
+                sasl_mechanism=self.mechanism,
+                sasl_plain_username=self.username,
+                sasl_plain_password=self.password,
+            )
+        return options
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keyword arguments of kafka-python's KafkaConsumer and KafkaProducer."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.tls and self.cafile:
+            options["ssl_cafile"] = str(self.cafile)
+        if self.sasl:
+            options.update(
+                sasl_mechanism=self.mechanism,
+                sasl_plain_username=self.username,
+                sasl_plain_password=self.password,
+            )
+        return options
+
+    def faust(self) -> Any:
+        """Faust's `broker_credentials`, or None."""
+        if self.protocol == "PLAINTEXT":
+            return None
+        import faust
+
+        if self.sasl:
+            return faust.SASLCredentials(
+                username=self.username,
+                password=self.password,
+                mechanism=self.mechanism,
+                ssl_context=self.ssl_context(),
+            )
+        return faust.SSLCredentials(self.ssl_context())
+
+
+_current = KafkaSecurity()
+
+
+def use(security: KafkaSecurity) -> None:
+    global _current
+    _current = security
+
+
+def current() -> KafkaSecurity:
+    return _current
