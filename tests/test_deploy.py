@@ -1,0 +1,199 @@
+"""The deployment files against their schemas and against the code: docker-compose.yml against
+the Compose specification's JSON schema, deploy/k8s against the Kubernetes API schemas, and
+every command, port, variable, topic and district in them against what ioc reads."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from ioc.cli import build_parser
+from ioc.districts import DISTRICT_SLUGS
+from ioc.settings import Settings
+from ioc.topics import topic_specs
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+K8S = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+KUBERNETES_VERSION = "1.30.0"
+VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
+SETTINGS_ENV = {f"IOC_{name.upper()}" for name in Settings.model_fields}
+
+
+def env_example() -> dict[str, str]:
+    out = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def interpolated(text: str, values: dict[str, str]) -> str:
+    """What docker compose makes of ${VAR}, ${VAR:-default} and ${VAR:?error} given .env."""
+    return VARIABLE.sub(lambda m: values[m.group(1)], text)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load(interpolated(COMPOSE.read_text("utf-8"), env_example())))
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[dict[str, Any]]:
+    docs = []
+    for path in K8S:
+        docs += [d for d in yaml.safe_load_all(path.read_text("utf-8")) if d]
+    assert docs, "deploy/k8s holds manifests"
+    return docs
+
+
+def test_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    schema_file = files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    jsonschema.validate(compose, schema, cls=jsonschema.Draft7Validator)
+    misspelt = {**compose, "services": {"worker": {"image": "ioc:0.1.0", "comand": ["worker"]}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(misspelt, schema, cls=jsonschema.Draft7Validator)
+
+
+def test_every_compose_variable_has_an_example_and_no_secret_is_written_down() -> None:
+    text = COMPOSE.read_text("utf-8")
+    example = env_example()
+    used = set(VARIABLE.findall(text))
+    assert used <= set(example), f"not in .env.example: {sorted(used - set(example))}"
+    for match in re.finditer(r"^\s*(\w*PASSWORD\w*):\s*(\S+)", text, flags=re.M):
+        assert match.group(2).startswith("${"), f"{match.group(1)} is written in the file"
+
+
+@pytest.mark.parametrize("path", K8S, ids=lambda p: p.name)
+def test_kubernetes_manifests_follow_the_api_schemas(path: Path) -> None:
+    for doc in yaml.safe_load_all(path.read_text("utf-8")):
+        if doc:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_kubernetes_schemas_refuse_a_misspelt_field(manifests: list[dict[str, Any]]) -> None:
+    (deployment,) = [
+        d for d in manifests if d["kind"] == "Deployment" and "worker" in d["metadata"]["name"]
+    ]
+    broken = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def _ioc_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose["services"].items() if s.get("image", "").startswith("ioc:")}
+
+
+def _containers(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for doc in manifests:
+        spec = doc.get("spec", {})
+        pod = spec.get("template", {}).get("spec", {})
+        out += pod.get("containers", [])
+    return out
+
+
+def _config_map(manifests: list[dict[str, Any]]) -> dict[str, str]:
+    (config,) = [
+        d for d in manifests if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "ioc-config"
+    ]
+    return dict(config["data"])
+
+
+def test_ioc_commands_in_the_deployment_are_commands_ioc_has(
+    compose: dict[str, Any], manifests: list[dict[str, Any]]
+) -> None:
+    commands = [s["command"] for s in _ioc_services(compose).values()]
+    commands += [c["args"] for c in _containers(manifests) if c["image"].startswith("ioc:")]
+    assert ["topics", "create"] in commands, "a topic-init job creates the topics"
+    assert ["worker"] in commands
+    for argv in commands:
+        build_parser().parse_args(argv)  # SystemExit on an unknown command or option
+
+
+def test_every_setting_the_deployment_sets_is_one_ioc_reads(
+    compose: dict[str, Any], manifests: list[dict[str, Any]]
+) -> None:
+    names = set()
+    for service in _ioc_services(compose).values():
+        names |= set(service["environment"])
+    names |= set(_config_map(manifests))
+    for container in _containers(manifests):
+        names |= {e["name"] for e in container.get("env", [])}
+    ioc_names = {n for n in names if n.startswith("IOC_")}
+    assert ioc_names - SETTINGS_ENV == set(), "unknown settings"
+    # And the values parse as settings: the worker's environment gives valid Settings.
+    worker = {k: str(v) for k, v in compose["services"]["worker"]["environment"].items()}
+    Settings(**{k[4:].lower(): v for k, v in worker.items() if k.startswith("IOC_")})
+
+
+def test_web_port_probes_and_scraping_agree(
+    compose: dict[str, Any], manifests: list[dict[str, Any]]
+) -> None:
+    worker = compose["services"]["worker"]
+    port = int(worker["environment"]["IOC_WEB_PORT"])
+    assert [int(p) for p in worker["expose"]] == [port]
+    assert f"127.0.0.1:{port}/health" in " ".join(worker["healthcheck"]["test"])
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text("utf-8"))
+    (job,) = prometheus["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["dns_sd_configs"][0] == {"names": ["worker"], "type": "A", "port": port}
+    assert int(_config_map(manifests)["IOC_WEB_PORT"]) == port
+    (k8s_worker,) = [c for c in _containers(manifests) if c["name"] == "worker"]
+    assert k8s_worker["ports"] == [{"name": "web", "containerPort": port}]
+    assert k8s_worker["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert k8s_worker["livenessProbe"]["httpGet"]["path"] == "/metrics"
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    assert f"EXPOSE {port}" in dockerfile
+
+
+def test_partitions_are_at_least_the_workers(
+    compose: dict[str, Any], manifests: list[dict[str, Any]]
+) -> None:
+    partitions = int(compose["services"]["worker"]["environment"]["IOC_PARTITIONS"])
+    assert int(compose["services"]["worker"]["deploy"]["replicas"]) <= partitions
+    (deployment,) = [
+        d for d in manifests if d["metadata"]["name"] == "ioc-worker" and d["kind"] == "Deployment"
+    ]
+    assert deployment["spec"]["replicas"] <= int(_config_map(manifests)["IOC_PARTITIONS"])
+
+
+def test_kafka_users_and_acls_cover_every_district_and_topic(compose: dict[str, Any]) -> None:
+    start = (ROOT / "deploy/kafka/start.sh").read_text("utf-8")
+    acls = (ROOT / "deploy/kafka/acls.sh").read_text("utf-8")
+    for script in (start, acls):
+        (loop,) = re.findall(r"for district in ([a-z -]+); do", script)
+        assert loop.split() == list(DISTRICT_SLUGS)
+    example = env_example()
+    kafka_env = compose["services"]["kafka"]["environment"]
+    for slug in DISTRICT_SLUGS:
+        var = f"DISTRICT_{slug.upper().replace('-', '_')}_PASSWORD"
+        assert var in example
+        assert var in kafka_env
+    # Every topic the worker uses (and Faust's own, named after the app id) is under a prefix
+    # the worker's ACLs grant.
+    worker = compose["services"]["worker"]["environment"]
+    settings = Settings(app_id=worker["IOC_APP_ID"], partitions=int(worker["IOC_PARTITIONS"]))
+    (prefixes,) = re.findall(r"for prefix in ([^;]+); do", acls)
+    granted = tuple(prefixes.split())
+    names = [s.name for s in topic_specs(settings)] + [f"{settings.app_id}-engine-state-changelog"]
+    assert all(n.startswith(granted) for n in names), names
+    assert "--group ioc --resource-pattern-type prefixed" in acls  # the app id's group
+
+
+def test_image_is_pinned_and_runs_as_a_user() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    bases = re.findall(r"^FROM (\S+)", dockerfile, flags=re.M)
+    assert bases
+    assert all(":" in b and not b.endswith(":latest") for b in bases)
+    assert re.search(r"^USER (?!root|0\b)\S+", dockerfile, flags=re.M)
