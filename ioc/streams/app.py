@@ -70,6 +70,11 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         broker=[f"kafka://{server}" for server in servers],
         # Table state is rebuilt from changelog topics; the broker is the source of truth.
         store="memory://",
+        # No standby copies: in memory a standby costs a worker as much as the active state,
+        # and its recovery compares with the broker's ListOffsets high watermark, which Tansu
+        # answers low after a multi-record batch (a standby then crashes the worker on
+        # ConsistencyError). A partition taken over is rebuilt from its changelog instead.
+        table_standby_replicas=0,
         autodiscover=False,
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=settings.partitions,

@@ -1,4 +1,4 @@
-"""One correction to Faust 0.15.3's consumer, applied when the app is built.
+"""Two corrections to Faust 0.15.3's consumer, applied when the app is built.
 
 Faust hands its live set of active partitions to the consumer thread, which reads it while the
 event loop changes it: `_set_active_tps` clears the set and then refills it. A fetch that reads
@@ -11,9 +11,16 @@ way. The fetch here works on a copy taken once, so what is fetched is what is de
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+from ioc import kafka_security
+
+TRUE_END_TIMEOUT_S = 10.0
 
 _applied = False
 
@@ -35,9 +42,62 @@ async def _wait_next_records(self: Any, timeout: float) -> tuple[Any, Any]:  # n
         self.not_waiting_next_records.set()
 
 
+# The second: table recovery reads a changelog up to the end offsets ListOffsets reports. Tansu
+# 0.6 reports the first offset of a partition's last record batch + 1, so after a batch of
+# several records, recovery stopped short of the batch's other records: a worker that took over
+# a killed worker's partitions started from older state than the changelog held (and a standby
+# saw offsets past the "end" and crashed). The ends are confirmed with a fetch from there: its
+# response carries the real high watermark. On Apache Kafka the two agree and nothing changes.
+_original_highwaters = AIOKafkaConsumerThread._highwaters
+
+
+async def _highwaters(self: Any, partitions: Any) -> Any:
+    reported = dict(await _original_highwaters(self, partitions))
+    if self.consumer.in_transaction:
+        return reported
+    to_confirm = [tp for tp, end in reported.items() if end]
+    if not to_confirm:
+        return reported
+    servers = [f"{url.host}:{url.port or 9092}" for url in self.app.conf.broker]
+    confirmed = await _fetched_ends(servers, to_confirm, reported)
+    return {tp: max(end, confirmed.get(tp, end)) for tp, end in reported.items()}
+
+
+async def _fetched_ends(
+    servers: list[str], tps: list[Any], reported: dict[Any, int]
+) -> dict[Any, int]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers,
+        client_id="ioc-recovery-ends",
+        group_id=None,
+        enable_auto_commit=False,
+        **kafka_security.current().aiokafka(),
+    )
+    await consumer.start()
+    out: dict[Any, int] = {}
+    try:
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, reported[tp] - 1)
+        pending = set(tps)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TRUE_END_TIMEOUT_S
+        while pending and loop.time() < deadline:
+            await consumer.getmany(*pending, timeout_ms=200)
+            for tp in list(pending):
+                end = consumer.highwater(tp)
+                if end is not None:
+                    out[tp] = end
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return out
+
+
 def apply() -> None:
     global _applied
     if _applied:
         return
     Consumer._wait_next_records = _wait_next_records  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]
     _applied = True

@@ -1,0 +1,119 @@
+"""Scale-out on one machine: three workers share the partitions of one consumer group; one is
+SIGKILLed while incidents flow; the other two take over its partitions and its state, and
+every incident is stored exactly once, with every version once on its district's topic."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ioc.broker import free_port
+from ioc.districts import DISTRICT_SLUGS
+from ioc.schemas.incidents import Incident
+from tests.conftest import Kafka, wait_for
+from tests.test_pipeline import expected, recording, start_flow, stored, summary
+from tests.test_worker import _get
+from tests.test_worker_rules import worker
+
+pytestmark = pytest.mark.integration
+WORKERS = 3
+
+
+def health(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    status, _, body = _get(f"http://127.0.0.1:{env['IOC_WEB_PORT']}/health")
+    try:
+        return status, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return status, {}
+
+
+def sensor_partitions(env: dict[str, str]) -> set[str]:
+    _, payload = health(env)  # a stalled worker (503) still names its partitions
+    return {p for p in payload.get("partitions", {}) if ".sensors." in p}
+
+
+def test_workers_share_partitions_and_survivors_take_over_a_killed_one(
+    ioc_env: dict[str, str], kafka: Kafka, tmp_path: Path
+) -> None:
+    shared_db = tmp_path / "incidents.db"
+    base = {
+        **ioc_env,
+        "IOC_TOPIC_PREFIX": f"fo{time.monotonic_ns()}.",
+        # One store for the group: "exactly once" is a property of what the group stores.
+        "IOC_SINKS": f"sqlite://{shared_db};kafka://",
+        "IOC_ACK_SLA": "",
+    }
+    envs = [
+        {**base, "IOC_WEB_PORT": str(free_port()), "IOC_DATA_DIR": str(tmp_path / f"w{n}")}
+        for n in range(WORKERS)
+    ]
+    records = recording()
+    want, _, _ = expected(records)
+    cut = len(records) * 6 // 10
+    with contextlib.ExitStack() as stack:
+        procs = [stack.enter_context(worker(e, tmp_path / f"w{n}.log")) for n, e in enumerate(envs)]
+
+        def shared() -> bool:
+            owned = [sensor_partitions(e) for e in envs]
+            return all(owned) and sum(map(len, owned)) == len(set().union(*owned)) == 12
+
+        wait_for(shared, 180, "three workers to share the 12 sensor partitions")
+        victim = 0
+        taken = sensor_partitions(envs[victim])
+        start_flow(base, kafka, records[:cut])
+        wait_for(lambda: len(stored(shared_db)) >= 1, 120, "the first incidents", procs[victim])
+        procs[victim].send_signal(signal.SIGKILL)
+        procs[victim].wait(30)
+        start_flow(base, kafka, records[cut:])
+
+        survivors = envs[1:]
+
+        def taken_over() -> bool:
+            owned = [sensor_partitions(e) for e in survivors]
+            return all(owned) and taken <= set().union(*owned)
+
+        try:
+            wait_for(taken_over, 120, "the survivors to take the killed worker's partitions")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {[health(e) for e in survivors]}") from None
+        try:
+            wait_for(lambda: summary(stored(shared_db)) == want, 180, "the expected incidents")
+        except AssertionError as exc:
+            got = summary(stored(shared_db))
+            differ = {
+                k: (got.get(k), want.get(k))
+                for k in set(got) | set(want)
+                if got.get(k) != want.get(k)
+            }
+            raise AssertionError(f"{exc}; stored vs expected: {differ}") from None
+        check_district_topics(base, kafka, shared_db)
+
+
+def check_district_topics(env: dict[str, str], kafka: Kafka, db: Path) -> None:
+    """Each district's topic holds every version of its incidents once, whichever worker
+    wrote it."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT incident_id, version, body FROM incidents").fetchall()
+    latest = {r[0]: r[1] for r in rows}
+    mine: dict[str, set[str]] = defaultdict(set)
+    for incident_id, _, body in rows:
+        district = orjson.loads(body)["district"]
+        if district:
+            mine[district].add(incident_id)
+    for slug in DISTRICT_SLUGS:
+        total = sum(latest[i] for i in mine.get(slug, set()))
+        messages = kafka.consume_until(
+            f"{env['IOC_TOPIC_PREFIX']}ioc.incidents.{slug}", lambda m, n=total: len(m) >= n, 30
+        )
+        got = [Incident.model_validate_json(v) for _, v in messages]
+        pairs = [(i.incident_id, i.version) for i in got]
+        assert len(pairs) == len(set(pairs)) == total, slug
+        assert {i for i, _ in pairs} == mine.get(slug, set())
