@@ -50,26 +50,19 @@ class KafkaSecurity:
 
     def aiokafka(self) -> dict[str, Any]:
         """Keyword arguments of aiokafka's consumers, producers and admin client."""
-        if self.protocol == "PLAINTEXT":
-            return {}
-        options: dict[str, Any] = {"security_protocol": self.protocol}
-        if self.tls:
-            options["ssl_context"] = self.ssl_context()
-        if self.sasl:
-            options.update(
-                sasl_mechanism=self.mechanism,
-                sasl_plain_username=self.username,
-                sasl_plain_password=self.password,
-            )
-        return options
+        tls = {"ssl_context": self.ssl_context()} if self.tls else {}
+        return self._options(tls)
 
     def kafka_python(self) -> dict[str, Any]:
         """Keyword arguments of kafka-python's KafkaConsumer and KafkaProducer."""
+        tls = {"ssl_cafile": str(self.cafile)} if self.tls and self.cafile else {}
+        return self._options(tls)
+
+    def _options(self, tls: dict[str, Any]) -> dict[str, Any]:
+        # Both libraries name the SASL options alike; they differ in how TLS is given.
         if self.protocol == "PLAINTEXT":
             return {}
-        options: dict[str, Any] = {"security_protocol": self.protocol}
-        if self.tls and self.cafile:
-            options["ssl_cafile"] = str(self.cafile)
+        options: dict[str, Any] = {"security_protocol": self.protocol, **tls}
         if self.sasl:
             options.update(
                 sasl_mechanism=self.mechanism,
