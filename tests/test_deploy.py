@@ -197,3 +197,40 @@ def test_image_is_pinned_and_runs_as_a_user() -> None:
     assert bases
     assert all(":" in b and not b.endswith(":latest") for b in bases)
     assert re.search(r"^USER (?!root|0\b)\S+", dockerfile, flags=re.M)
+
+
+def _exported_names() -> set[str]:
+    """Every sample name the worker's /metrics can carry: ours and Faust's (ioc_faust_*)."""
+    from faust.sensors.prometheus import FaustMetrics
+    from prometheus_client import CollectorRegistry
+
+    from ioc.streams.metrics import Metrics
+
+    registry = CollectorRegistry()
+    Metrics.create(registry)
+    FaustMetrics.create(registry, "ioc_faust")
+    names = set()
+    for family in registry.collect():
+        names.add(family.name)
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+        names |= {family.name + s for s in suffixes.get(family.type, ())}
+    return names
+
+
+def test_every_metric_the_dashboard_plots_is_one_the_worker_exports(
+    manifests: list[dict[str, Any]],
+) -> None:
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/ioc.json").read_text("utf-8"))
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"\bioc_\w+", expr)}
+    assert used, "the dashboard plots ioc metrics"
+    assert used <= _exported_names(), sorted(used - _exported_names())
+    # Both Grafanas name the datasource the panels use.
+    uids = {panel["datasource"]["uid"] for panel in dashboard["panels"]}
+    compose_ds = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text("utf-8")
+    )
+    (provisioning,) = [d for d in manifests if d["metadata"]["name"] == "ioc-grafana-provisioning"]
+    k8s_ds = yaml.safe_load(provisioning["data"]["datasources.yml"])
+    for datasources in (compose_ds, k8s_ds):
+        assert uids == {d["uid"] for d in datasources["datasources"]}
