@@ -140,8 +140,7 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
         _add(record, row)
     if late:
         _late(ctx, rule)
-    due = min(float(k) for k in open_windows) + size + grace if open_windows else None
-    entry["due"] = due
+    entry["due"] = _due(open_windows, size, grace)
 
 
 def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
@@ -158,7 +157,13 @@ def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
             record = open_windows.pop(key)
             aggregate = _closed_aggregate(window.agg, record)
             _decide(ctx, rule, sensor_id, entry, aggregate, float(key) + size, record[_ROWS])
-        entry["due"] = min(float(k) for k in open_windows) + size + grace if open_windows else None
+        entry["due"] = _due(open_windows, size, grace)
+
+
+def _due(open_windows: dict[str, list[Any]], size: float, grace: float) -> float | None:
+    """When the first of a sensor's open windows closes: the watermark pass skips the sensor
+    until then."""
+    return min(float(k) for k in open_windows) + size + grace if open_windows else None
 
 
 def _decide(

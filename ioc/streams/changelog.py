@@ -45,11 +45,11 @@ class ChangelogTable:
         self.table.data[key] = value
         self.pending[key] = (value, partition)
 
-    async def flush(self) -> int:
-        """Write what was put since the last flush; returns the records written, once the
-        broker has every one (the app's producer acks), or raises."""
+    async def flush(self) -> None:
+        """Write what was put since the last flush; returns once the broker has every record
+        (the app's producer acks), or raises."""
         if not self.pending:
-            return 0
+            return
         pending, self.pending = self.pending, {}
         try:
             await self._write(pending)
@@ -58,7 +58,6 @@ class ChangelogTable:
             # must not be acknowledged while they are not in the changelog.
             self.pending = {**pending, **self.pending}
             raise
-        return len(pending)
 
     async def _write(self, pending: dict[str, tuple[Any, int]]) -> None:
         producer = self.table.app.producer

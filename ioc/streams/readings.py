@@ -1,11 +1,13 @@
 """The readings stage: sensor messages → dead letters, or readings placed on the map and run
 through the rule engine → alerts.
 
-State is one engine record per source (the message key), in a changelogged table that is
-co-partitioned with the sensor topics, so a source's state lives where its messages arrive
-and moves with them when partitions move. Each record remembers the last offset it applied
-per topic: a message read again after a crash is not applied twice, so windows count each
-reading once whatever happens to the worker.
+State is one engine record per sensor (per source, the message key, for the kinds a geofence
+rule watches: it follows objects across a source's cameras), in a changelogged table that is
+co-partitioned with the sensor topics, so a state lives where its messages arrive and moves
+with them when partitions move. The table also keeps, per topic-partition, the last offset a
+batch applied, and each state the last offset it applied per topic: a message read again
+after a crash is not applied (nor dead-lettered) twice, so windows count each reading once
+whatever happens to the worker.
 
 Event time advances per source. A source that stops sending (a station that lost power)
 would never see its own watermark move, so the partition's watermark pushes quiet sources
@@ -55,7 +57,7 @@ class StateTable(Protocol):
 
     def put(self, key: str, value: Any, partition: int) -> None: ...
 
-    async def flush(self) -> Any:
+    async def flush(self) -> None:
         """Make what was put durable; a batch is acknowledged only after."""
 
 
