@@ -147,6 +147,18 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(
         default=1.0, gt=0, description="Consumer-group heartbeat interval (s)."
     )
+    fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description=(
+            "How long (ms) the broker may hold a worker's fetch while no record waits. "
+            "Tansu answers a fetch of several partitions only when this runs out, even if "
+            "records arrive meanwhile, so it bounds the latency of every stage; Apache Kafka "
+            "answers as soon as a record arrives, and there it only sets how often an idle "
+            "worker asks (500 is aiokafka's default)."
+        ),
+    )
     log_level: LogLevel = Field(default="info", description="Log level of ioc processes.")
     sinks: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("sqlite://", "kafka://"),

@@ -85,7 +85,9 @@ def _line(kind: str, value: bytes, args: argparse.Namespace, colour: bool) -> st
     return incident_line(item, args.lang, colour)
 
 
-async def _follow(servers: list[str], topic: str, args: argparse.Namespace) -> int:
+async def _follow(
+    servers: list[str], topic: str, args: argparse.Namespace, fetch_max_wait_ms: int = 500
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,6 +97,8 @@ async def _follow(servers: list[str], topic: str, args: argparse.Namespace) -> i
         client_id="ioc-tail",
         group_id=None,
         enable_auto_commit=False,
+        # An operator watches live: the broker must not hold a fetch while alerts arrive.
+        fetch_max_wait_ms=fetch_max_wait_ms,
         **kafka_security.current().aiokafka(),
     )
     colour = use_colour(sys.stdout)
@@ -138,4 +142,5 @@ async def _follow(servers: list[str], topic: str, args: argparse.Namespace) -> i
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
-    return asyncio.run(_follow(list(conn.servers), settings.topic(TOPICS[args.topic]), args))
+    topic = settings.topic(TOPICS[args.topic])
+    return asyncio.run(_follow(list(conn.servers), topic, args, settings.fetch_max_wait_ms))

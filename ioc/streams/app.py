@@ -63,7 +63,7 @@ class Runtime:
 
 
 def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
-    faust_patches.apply()
+    faust_patches.apply(settings.fetch_max_wait_ms)
     registry = CollectorRegistry(auto_describe=True)
     app = faust.App(
         settings.app_id,

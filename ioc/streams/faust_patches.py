@@ -1,4 +1,4 @@
-"""Two corrections to Faust 0.15.3's consumer, applied when the app is built.
+"""Three corrections to Faust 0.15.3's consumer, applied when the app is built.
 
 Faust hands its live set of active partitions to the consumer thread, which reads it while the
 event loop changes it: `_set_active_tps` clears the set and then refills it. A fetch that reads
@@ -23,6 +23,7 @@ from ioc import kafka_security
 TRUE_END_TIMEOUT_S = 10.0
 
 _applied = False
+_fetch_max_wait_ms = 500
 
 
 async def _wait_next_records(self: Any, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109 (Faust's signature)
@@ -94,10 +95,27 @@ async def _fetched_ends(
     return out
 
 
-def apply() -> None:
-    global _applied
+# The third: Faust builds its consumer with fetch_max_wait_ms=1500, not a setting. Tansu holds
+# a fetch of several partitions that long even when records arrive (one partition: answered at
+# once), so each stage of the pipeline added 0–1.5 s of latency; the fetcher is built when the
+# consumer starts, from the value set here.
+_original_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
+
+
+def _create_worker_consumer(self: Any, transport: Any) -> AIOKafkaConsumer:
+    consumer = _original_create_worker_consumer(self, transport)
+    consumer._fetch_max_wait_ms = _fetch_max_wait_ms
+    return consumer
+
+
+def apply(fetch_max_wait_ms: int = 500) -> None:
+    """Patch Faust's consumer (once per process); a worker's consumer then lets the broker
+    hold a fetch `fetch_max_wait_ms` at most."""
+    global _applied, _fetch_max_wait_ms
+    _fetch_max_wait_ms = fetch_max_wait_ms
     if _applied:
         return
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
     Consumer._wait_next_records = _wait_next_records  # type: ignore[method-assign]
     AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]
     _applied = True
