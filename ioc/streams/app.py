@@ -47,6 +47,7 @@ from ioc.topics import (
 )
 
 STALL_AFTER_SECONDS = 60.0
+CHANGELOG_BATCH_BYTES = 512 * 1024  # under aiokafka's 1 MB request limit
 READINGS_BATCH = 500  # messages the readings stage handles at once, at most
 READINGS_WITHIN_S = 0.05  # ... and how long it waits to fill a batch: a bound on latency
 
@@ -81,6 +82,8 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         topic_replication_factor=settings.replication_factor,
         # At-least-once with idempotent sinks (DESIGN.md §8): every ack is a full commit.
         producer_acks=-1,
+        # The engine-state changelog is written in record batches of this size (changelog.py).
+        producer_max_batch_size=CHANGELOG_BATCH_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.heartbeat_interval,

@@ -6,9 +6,10 @@ few tens of microseconds and a few kilobytes of pending objects each, and nothin
 buffer. A batch of gateway messages touches tens of thousands of sensors at once: the buffer
 then held gigabytes and cost more than the rules. Here a batch's writes are collected (a key
 written twice keeps its last value), serialised with orjson as Faust's JSON codec does, handed
-straight to the app's Kafka producer and awaited before the batch is acknowledged: the state a
-batch made is durable before its offsets are committed, at most one batch of records is ever
-in flight, and Faust's recovery reads the topic as if it had written it.
+straight to the app's Kafka producer as record batches and awaited before the batch is
+acknowledged: the state a batch made is durable before its offsets are committed, at most one
+batch of records is ever in flight, and Faust's recovery reads the topic as if it had written
+it.
 
 The app's own producer, not a second one: a worker with a second producer, restarted after a
 SIGKILL, was seen to leave some stream partitions unread (the crash test in test_pipeline).
@@ -60,12 +61,34 @@ class ChangelogTable:
             raise
 
     async def _write(self, pending: dict[str, tuple[Any, int]]) -> None:
-        producer = self.table.app.producer
+        by_partition: dict[int, list[tuple[str, Any]]] = {}
+        for key, (value, partition) in pending.items():
+            by_partition.setdefault(partition, []).append((key, value))
+        # Faust's producer sends a record at a time (a future and a callback each); a batch
+        # writes tens of thousands, so they go as record batches of the same aiokafka producer.
+        producer = self.table.app.producer._ensure_producer()
         topic = self.topic
-        sent = [
-            await producer.send(
-                topic, orjson.dumps(key), orjson.dumps(value), partition, None, None
-            )
-            for key, (value, partition) in pending.items()
-        ]
-        await asyncio.gather(*sent)
+        sent = await asyncio.gather(
+            *(_send_all(producer, topic, p, records) for p, records in by_partition.items())
+        )
+        await asyncio.gather(*(future for futures in sent for future in futures))
+
+
+async def _send_all(
+    producer: Any, topic: str, partition: int, states: list[tuple[str, Any]]
+) -> list[asyncio.Future[Any]]:
+    """States to one partition in as few record batches as the producer's batch size allows;
+    returns their delivery futures. A partition takes one batch at a time: the next is handed
+    over once the previous one is on its way. Each state is serialised just before it is
+    appended (the batch copies it): a flush never holds all its records as bytes at once."""
+    futures: list[asyncio.Future[Any]] = []
+    batch = producer.create_batch()
+    for name, state in states:
+        key, value = orjson.dumps(name), orjson.dumps(state)
+        if batch.append(key=key, value=value, timestamp=None) is None:
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"a state of {len(value)} bytes exceeds the producer batch size")
+    futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
