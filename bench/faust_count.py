@@ -1,6 +1,7 @@
 """The bare Faust baseline: an agent that only iterates a topic, as fast as Faust delivers.
 
     python -m bench.faust_count --broker HOST:PORT --topics T1,T2 --count N --out FILE
+    python -m bench.faust_count ... --as-worker   # with the worker's Faust patches and settings
 
 Writes {"messages": N, "seconds": S} to --out FILE, timed from the first message to the Nth,
 then exits at once (the worker's own shutdown is not what is measured).
@@ -17,6 +18,9 @@ from pathlib import Path
 import faust
 import orjson
 
+from ioc.settings import Settings
+from ioc.streams import faust_patches, gc_tuning
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -25,7 +29,15 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--app-id", default=f"bench-faust-{time.monotonic_ns()}")
     parser.add_argument("--out", required=True, help="file to write the JSON result to")
+    parser.add_argument(
+        "--as-worker",
+        action="store_true",
+        help="run Faust as `ioc worker` does: its patches (ioc/streams/faust_patches.py) with "
+        "the default IOC_FETCH_MAX_WAIT_MS, and its garbage collector thresholds",
+    )
     args = parser.parse_args()
+    if args.as_worker:
+        faust_patches.apply(Settings().fetch_max_wait_ms)
     app = faust.App(
         args.app_id,
         broker=f"kafka://{args.broker}",
@@ -56,6 +68,8 @@ def main() -> None:
     app.agent(topic, name="count")(count)
     worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
     worker.spinner = None  # as `ioc worker` runs: see ioc/cli/worker.py
+    if args.as_worker:
+        gc_tuning.tune()
     worker.execute_from_commandline()
 
 

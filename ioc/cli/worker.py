@@ -55,6 +55,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import faust
 
+    from ioc.streams import gc_tuning
     from ioc.streams.app import create_app
 
     settings = settings_from(
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             create_topics(settings, conn.servers)
         seed_group_offsets(settings, conn.servers)
         runtime = create_app(settings, conn.servers)
+        gc_tuning.tune()
         worker = faust.Worker(runtime.app, loglevel=settings.log_level)
         # Faust's terminal spinner, at log levels of warning and above, sets the root logger to
         # DEBUG so that every record turns it: every library's debug line is then built and
