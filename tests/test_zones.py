@@ -243,9 +243,12 @@ def test_the_vectorised_index_agrees_with_a_point_by_point_shapely_check(
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
     placement = index.locate(lats, lons)
+    every = placement.all_zones()
+    assert len(every) == len(points)
     for i, (lat, lon) in enumerate(points):
         expected = [z.id for z in zone_set.zones if shapely.intersects_xy(z.geometry, lon, lat)]
         assert placement.zone_ids(i) == expected
+        assert [z.id for z in every[i]] == expected
 
 
 # Coordinates of the nested set's edges, so that many points lie exactly on a boundary.

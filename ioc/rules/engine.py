@@ -73,6 +73,8 @@ class Engine:
         self.correlations = [r for r in self.rules if isinstance(r, CorrelationRule)]
         self.inline_correlation = correlation
         self.digests = {rule.id: rule_digest(rule) for rule in self.rules}
+        self.by_id = {rule.id: rule for rule in self.rules}
+        self.order = {rule.id: n for n, rule in enumerate(self.rules)}
         # A reading meets only the rules that can fire on its kind; the watermark visits only
         # the rules with something in the state (a counting station's state has no AQI rows).
         self.by_kind: dict[str, list[AnyRule]] = {
@@ -187,9 +189,12 @@ class Engine:
         if watermark is None:
             return
         held: dict[str, Any] = ctx.state["rules"]
-        for rule in self.rules:
-            if not held.get(rule.id):
-                continue
+        # Only the rules this state holds something for (a few of many), in the rules' order.
+        ids = [rule_id for rule_id, records in held.items() if records and rule_id in self.order]
+        if len(ids) > 1:
+            ids.sort(key=self.order.__getitem__)
+        for rule_id in ids:
+            rule = self.by_id[rule_id]
             if isinstance(rule, WindowRule):
                 windows.on_watermark(ctx, rule, watermark)
             elif isinstance(rule, AbsenceRule):

@@ -30,10 +30,10 @@ def place(
 ) -> list[Placed]:
     placement = index.locate([r[0].lat for r in readings], [r[0].lon for r in readings])
     return [
-        Placed(
-            reading, placement.district[i], tuple(placement.zones_of(i)), topic, partition, offset
+        Placed(reading, district, zones, topic, partition, offset)
+        for (reading, topic, partition, offset), district, zones in zip(
+            readings, placement.district.tolist(), placement.all_zones(), strict=True
         )
-        for i, (reading, topic, partition, offset) in enumerate(readings)
     ]
 
 

@@ -163,7 +163,7 @@ def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
 def _due(open_windows: dict[str, list[Any]], size: float, grace: float) -> float | None:
     """When the first of a sensor's open windows closes: the watermark pass skips the sensor
     until then."""
-    return min(float(k) for k in open_windows) + size + grace if open_windows else None
+    return min(map(float, open_windows)) + size + grace if open_windows else None
 
 
 def _decide(

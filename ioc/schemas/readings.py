@@ -50,8 +50,11 @@ class TrafficReading(ReadingBase):
 
     @model_validator(mode="after")
     def _says_something(self) -> TrafficReading:
-        if self.event is None and all(
-            v is None for v in (self.vehicle_count, self.avg_speed_kmh, self.occupancy_pct)
+        if (
+            self.event is None
+            and self.vehicle_count is None
+            and self.avg_speed_kmh is None
+            and self.occupancy_pct is None
         ):
             raise ValueError(
                 "a traffic reading needs counts (vehicle_count, avg_speed_kmh, occupancy_pct) "
