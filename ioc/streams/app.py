@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any, cast
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry, Info
 
 from ioc import __version__
@@ -28,6 +27,7 @@ from ioc.streams import faust_patches
 from ioc.streams.changelog import ChangelogTable
 from ioc.streams.correlation import CorrelationStage
 from ioc.streams.delivery import DeliveryStage
+from ioc.streams.faust_monitor import setup_prometheus
 from ioc.streams.health import ProgressTracker
 from ioc.streams.incidents import SLA_TICK_S, IncidentStage
 from ioc.streams.metrics import Metrics
@@ -93,7 +93,7 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         web_port=settings.web_port,
         broker_credentials=KafkaSecurity.from_settings(settings).faust(),
     )
-    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="ioc_faust")
+    setup_prometheus(app, registry, name_prefix="ioc_faust")
     Info("ioc_build", "Version of the ioc worker", registry=registry).info(
         {"version": __version__, "app_id": settings.app_id}
     )

@@ -1,0 +1,43 @@
+"""The worker's Faust sensor exports what Faust's PrometheusMonitor exports, for the same
+messages and events (ioc/streams/faust_monitor.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import TP
+from prometheus_client import CollectorRegistry, generate_latest
+
+from ioc.streams.faust_monitor import FaustMonitor
+
+
+class _Task:
+    pass
+
+
+class _Stream:
+    def __init__(self, label: str) -> None:
+        self.shortlabel = label
+        self.task_owner = _Task()
+
+
+def _samples(monitor_class: type[PrometheusMonitor]) -> set[str]:
+    registry = CollectorRegistry()
+    monitor: Any = monitor_class(metrics=FaustMetrics.create(registry, "ioc_faust"))
+    streams = [_Stream(f"Stream: Topic: sensors.{name}") for name in ("traffic", "camera")]
+    for n in range(30):
+        tp = TP(f"sensors.{('traffic', 'camera')[n % 2]}", n % 3)
+        message = SimpleNamespace(time_in=None)
+        monitor.on_message_in(tp, n, message)
+        monitor.on_stream_event_in(tp, n, streams[n % 2], SimpleNamespace())
+    lines = generate_latest(registry).decode().splitlines()
+    # Creation timestamps differ between the two registries; everything else must not.
+    return {line for line in lines if "_created" not in line}
+
+
+def test_the_same_metrics_with_the_same_values_as_fausts_own_sensor() -> None:
+    ours, fausts = _samples(FaustMonitor), _samples(PrometheusMonitor)
+    assert ours == fausts
+    assert 'ioc_faust_messages_received_per_topic_total{topic="sensors.camera"} 15.0' in ours
