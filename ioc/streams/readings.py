@@ -95,13 +95,17 @@ class ReadingsStage:
         pending: list[tuple[AnyReading, str | None, int | None, int | None]] = []
         keys: list[str] = []
         redelivered = 0
+        applied: dict[tuple[str, int], int] = {}
         for message in messages:
             topic, partition, offset = message.topic, message.partition, message.offset
             by_topic[topic] += 1
             raw: bytes = message.value if message.value is not None else b""
             decoded = self.decoder.decode(raw)
             self._progress(topic, partition, decoded.readings)
-            if offset <= self._applied(topic, partition):
+            last_applied = applied.get((topic, partition))
+            if last_applied is None:
+                last_applied = applied[(topic, partition)] = self._applied(topic, partition)
+            if offset <= last_applied:
                 redelivered += 1  # read again after a crash: applied, and dead-lettered, before
                 continue
             if decoded.rejections:
@@ -168,7 +172,8 @@ class ReadingsStage:
                 kinds[one.reading.kind] += 1
                 offsets[one.topic] = one.offset
             state["partition"] = last.partition
-            await self.outputs.publish(engine, alerts)
+            if alerts:
+                await self.outputs.publish(engine, alerts)
             self.table.put(key, state, last.partition or 0)
         for kind, n in kinds.items():
             self.metrics.readings.labels(kind).inc(n)
