@@ -9,9 +9,11 @@ numbers, strings), so a Faust table can hold it and a restarted worker resumes i
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -52,6 +54,7 @@ __all__ = ["Engine", "EngineState", "new_state"]
 
 # The layout of the state's records; a state of another layout is not read, it starts afresh.
 STATE_FORMAT = 2
+_TIME, _VALUE = itemgetter(0), itemgetter(1)  # of a history point [t, value]
 
 
 class Engine:
@@ -340,15 +343,17 @@ def _rate_of_change(ctx: Context, rule: RateOfChangeRule, placed: Placed, t: flo
     entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
     history: list[list[float]] = entry.setdefault("h", [])
     history.append([t, value])
-    history.sort(key=lambda p: p[0])
+    if len(history) > 1 and t < history[-2][0]:
+        history.sort(key=_TIME)
     over = rule.over.total_seconds()
     latest = history[-1][0]
-    history[:] = [p for p in history if p[0] >= latest - over]
+    if history[0][0] < latest - over:
+        del history[: bisect.bisect_left(history, latest - over, key=_TIME)]
     current = history[-1][1]
     if rule.change.op in (">", ">="):
-        change = current - min(p[1] for p in history)
+        change = current - min(map(_VALUE, history))
     elif rule.change.op in ("<", "<="):
-        change = current - max(p[1] for p in history)
+        change = current - max(map(_VALUE, history))
     else:
         change = current - history[0][1]
     observe(

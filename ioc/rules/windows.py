@@ -9,7 +9,9 @@ window is evaluated at each reading over (t − size, t].
 
 from __future__ import annotations
 
+import bisect
 import math
+from operator import itemgetter
 from typing import Any
 
 from ioc.durations import format_duration
@@ -19,6 +21,7 @@ from ioc.rules.values import Placed
 from ioc.schemas.alerts import Evidence
 
 MAX_EVIDENCE = 20
+_TIME, _VALUE = itemgetter(0), itemgetter(1)  # of a row [t, value, offset]
 
 
 def _value(ctx: Context, rule: WindowRule, placed: Placed) -> float | None:
@@ -104,7 +107,9 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
     watermark = ctx.watermark if ctx.watermark is not None else t
     entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
     remember_place(entry, placed)
-    entry["src"] = [placed.topic, placed.partition]
+    src = entry.get("src")
+    if src is None or src[0] != placed.topic or src[1] != placed.partition:
+        entry["src"] = [placed.topic, placed.partition]
     row = [t, value, placed.offset]
     if window.type == "sliding":
         if t < watermark - grace:
@@ -113,15 +118,16 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
         rows: list[list[Any]] = entry.setdefault("b", [])
         if rows and t < rows[-1][0]:
             rows.append(row)
-            rows.sort(key=lambda r: r[0])
+            rows.sort(key=_TIME)
         else:
             rows.append(row)
         latest = rows[-1][0]
         keep_after = latest - size - grace
         if rows[0][0] <= keep_after:
-            rows[:] = [r for r in rows if r[0] > keep_after]
-        current = [r for r in rows if r[0] > latest - size]
-        aggregate = _aggregate(window.agg, [r[1] for r in current])
+            del rows[: bisect.bisect_right(rows, keep_after, key=_TIME)]
+        # Rows are in time order: the window (latest - size, latest] is a tail of them.
+        current = rows[bisect.bisect_right(rows, latest - size, key=_TIME) :]
+        aggregate = _aggregate(window.agg, list(map(_VALUE, current)))
         _decide(ctx, rule, placed.sensor_id, entry, aggregate, latest, current)
         return
     hop = (window.hop or window.size).total_seconds()
