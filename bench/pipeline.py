@@ -257,7 +257,7 @@ async def offer(
     sent: list[tuple[float, asyncio.Future[Any]]] = []
     try:
         # A producer's first send to a topic waits for its metadata; the messages sent
-        # meanwhile queue in the producer, and that wait (~1 s) is not the pipeline's.
+        # meanwhile queue in the producer, and that wait is not the pipeline's.
         for topic in sorted({prefix + topic for topic, _, _ in items}):
             await producer.partitions_for(topic)
         started = time.monotonic()
@@ -288,8 +288,8 @@ def latency(
 ) -> dict[str, Any]:
     """Publish → incident stored, for every incident opened while `items` are offered at
     `rate` messages/s to a running worker, but for those whose evidence is in the first
-    `warmup` messages: they warm the worker and the broker from idle (the first second after
-    a long idle period is slower: see the README's Performance section)."""
+    `warmup` messages: they warm up a worker that has read nothing yet (its first second is
+    slower: see the README's Performance section)."""
     asyncio.run(create_topics(bootstrap, prefix))
     worker = Worker(bootstrap, prefix, data_dir)
     worker.start()

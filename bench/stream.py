@@ -18,8 +18,8 @@ Then each reader consumes them from the beginning:
 3. ioc: one `ioc worker` with the default zones and rule pack, from topic to incidents stored
    in SQLite, and its peak RSS (bench/pipeline.py);
 4. latency: publish → incident stored, while a scenario with incidents is offered at half the
-   worker's measured maximum (single readings); its first play warms the worker up from idle
-   and is not measured;
+   worker's measured maximum (single readings); its first play warms up the fresh worker and
+   is not measured;
 5. peer: the same job in Quix Streams (bench/quix_peer.py; `pip install -e '.[bench]'`).
 Results go to bench/results/<date>-stream.json and are printed as a table.
 """
