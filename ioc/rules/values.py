@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from ioc.aqi import round_half_up, sub_index
@@ -23,7 +23,6 @@ class Placed:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
-    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def ts(self) -> datetime:
