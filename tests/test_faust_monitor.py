@@ -23,11 +23,14 @@ class _Stream:
         self.task_owner = _Task()
 
 
-def _samples(monitor_class: type[PrometheusMonitor]) -> set[str]:
+def _samples(monitor_class: type[PrometheusMonitor], rebalance_at: int | None = None) -> set[str]:
     registry = CollectorRegistry()
     monitor: Any = monitor_class(metrics=FaustMetrics.create(registry, "ioc_faust"))
     streams = [_Stream(f"Stream: Topic: sensors.{name}") for name in ("traffic", "camera")]
     for n in range(30):
+        if n == rebalance_at:
+            # What a rebalance does to the per-topic and per-partition series.
+            monitor._clear_partition_related_metrics()
         tp = TP(f"sensors.{('traffic', 'camera')[n % 2]}", n % 3)
         message = SimpleNamespace(time_in=None)
         monitor.on_message_in(tp, n, message)
@@ -41,3 +44,9 @@ def test_the_same_metrics_with_the_same_values_as_fausts_own_sensor() -> None:
     ours, fausts = _samples(FaustMonitor), _samples(PrometheusMonitor)
     assert ours == fausts
     assert 'ioc_faust_messages_received_per_topic_total{topic="sensors.camera"} 15.0' in ours
+
+
+def test_after_a_rebalance_the_per_topic_series_are_exported_again() -> None:
+    ours, fausts = _samples(FaustMonitor, rebalance_at=10), _samples(PrometheusMonitor, 10)
+    assert ours == fausts
+    assert 'ioc_faust_messages_received_per_topic_total{topic="sensors.camera"} 10.0' in ours

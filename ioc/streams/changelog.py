@@ -68,27 +68,43 @@ class ChangelogTable:
         # writes tens of thousands, so they go as record batches of the same aiokafka producer.
         producer = self.table.app.producer._ensure_producer()
         topic = self.topic
+        futures: list[asyncio.Future[Any]] = []
         sent = await asyncio.gather(
-            *(_send_all(producer, topic, p, records) for p, records in by_partition.items())
+            *(_send_all(producer, topic, p, states, futures) for p, states in by_partition.items()),
+            return_exceptions=True,
         )
-        await asyncio.gather(*(future for futures in sent for future in futures))
+        # Everything handed over is waited for, even when a partition failed: a retried flush
+        # must not race records of this one still in flight.
+        delivered = await asyncio.gather(*futures, return_exceptions=True)
+        for outcome in (*sent, *delivered):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 async def _send_all(
-    producer: Any, topic: str, partition: int, states: list[tuple[str, Any]]
-) -> list[asyncio.Future[Any]]:
+    producer: Any,
+    topic: str,
+    partition: int,
+    states: list[tuple[str, Any]],
+    futures: list[asyncio.Future[Any]],
+) -> None:
     """States to one partition in as few record batches as the producer's batch size allows;
-    returns their delivery futures. A partition takes one batch at a time: the next is handed
-    over once the previous one is on its way. Each state is serialised just before it is
-    appended (the batch copies it): a flush never holds all its records as bytes at once."""
-    futures: list[asyncio.Future[Any]] = []
+    each batch's delivery future is added to `futures` as it is handed over. A partition takes
+    one batch at a time: the next is handed over once the previous one is on its way. Each
+    state is serialised just before it is appended (the batch copies it): a flush never holds
+    all its records as bytes at once."""
+    limit = producer._max_request_size  # what producer.send would refuse
     batch = producer.create_batch()
     for name, state in states:
         key, value = orjson.dumps(name), orjson.dumps(state)
+        if len(key) + len(value) > limit:
+            # An empty batch takes a record of any size; the broker would refuse it whole.
+            raise ValueError(
+                f"the state of {name!r} is {len(value)} bytes, over the producer's request "
+                f"size ({limit})"
+            )
         if batch.append(key=key, value=value, timestamp=None) is None:
             futures.append(await producer.send_batch(batch, topic, partition=partition))
             batch = producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a state of {len(value)} bytes exceeds the producer batch size")
+            batch.append(key=key, value=value, timestamp=None)
     futures.append(await producer.send_batch(batch, topic, partition=partition))
-    return futures

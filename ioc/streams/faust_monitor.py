@@ -62,6 +62,13 @@ class FaustMonitor(PrometheusMonitor):
         per_stream.inc()
         return state
 
+    def _clear_partition_related_metrics(self) -> None:
+        # Faust removes the per-topic and per-partition series at each rebalance; a child kept
+        # here would go on counting, unexported, so the next message looks it up afresh.
+        super()._clear_partition_related_metrics()
+        self._per_topic.clear()
+        self._per_partition.clear()
+
 
 def setup_prometheus(app: faust.App, registry: CollectorRegistry, name_prefix: str) -> None:
     """What faust.sensors.prometheus.setup_prometheus_sensors does, with FaustMonitor: the
