@@ -21,7 +21,8 @@ Then each reader consumes them from the beginning:
    worker's measured maximum (single readings); its first play warms up the fresh worker and
    is not measured;
 5. peer: the same job in Quix Streams (bench/quix_peer.py; `pip install -e '.[bench]'`).
-Results go to bench/results/<date>-stream.json and are printed as a table.
+Results go to bench/results/<date>-stream.json (--quick: <date>-stream-quick.json) and are
+printed as a table.
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         broker.stop()
     add_ratios(result)
-    path = write_result("stream", result)
+    # A quick run never replaces the full run of the day (the one the README quotes).
+    path = write_result("stream-quick" if args.quick else "stream", result)
     print(table(result))
     print(f"written to {path}")
     return 0
