@@ -311,5 +311,6 @@ def test_rule_sets_reload_live_and_a_bad_one_is_refused(
         out = kafka.consume_until(f"{prefix}ioc.alerts", having("too-loud"), 60, what="noise")
         loud = [a for a in alerts(out) if a.rule_id == "too-loud"]
         assert [a.ruleset_version for a in loud] == [good.version]
-        # The shipped pack is gone: the water level read just before raised nothing.
-        assert [a.rule_id for a in alerts(out)] == ["accident", "accident", "too-loud"]
+        # The shipped pack is gone: the water level read just before raised nothing. (Alerts
+        # of different rules and subjects are on different partitions: no order between them.)
+        assert sorted(a.rule_id for a in alerts(out)) == ["accident", "accident", "too-loud"]
