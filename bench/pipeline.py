@@ -288,8 +288,7 @@ def latency(
 ) -> dict[str, Any]:
     """Publish → incident stored, for every incident opened while `items` are offered at
     `rate` messages/s to a running worker, but for those whose evidence is in the first
-    `warmup` messages: they warm up a worker that has read nothing yet (its first second is
-    slower: see the README's Performance section)."""
+    `warmup` messages: they warm up a worker that has read nothing yet."""
     asyncio.run(create_topics(bootstrap, prefix))
     worker = Worker(bootstrap, prefix, data_dir)
     worker.start()

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+from ioc.streams.app import health_report
 from ioc.streams.health import ProgressTracker
 
 
@@ -30,3 +34,27 @@ def test_revoked_partitions_are_forgotten() -> None:
     tracker.observe({"t:0": (1, 9), "t:1": (1, 9)}, now=0)
     assert tracker.observe({"t:1": (1, 9)}, now=5) == ["t:1"]
     assert set(tracker.report()) == {"t:1"}
+
+
+def _joined_app() -> Any:
+    """What health_report reads of a Faust app that has joined, recovered and reads nothing."""
+    completed = SimpleNamespace(is_set=lambda: True)
+    consumer = SimpleNamespace(
+        assignment=lambda: set(), _read_offset={}, _committed_offset={}, highwater=lambda tp: 0
+    )
+    return SimpleNamespace(
+        started=True,
+        consumer=consumer,
+        tables=SimpleNamespace(recovery=SimpleNamespace(completed=completed)),
+        rebalancing=False,
+    )
+
+
+def test_a_joined_worker_is_not_ready_until_its_rule_set_is_read() -> None:
+    # Its stages wait for the rules topic: a producer told "ready" before would see its first
+    # messages wait (about a second, on the embedded broker).
+    tracker = ProgressTracker(stall_after=60)
+    payload, ok = health_report(_joined_app(), tracker, rules_ready=False)
+    assert (payload, ok) == ({"status": "loading_rules"}, False)
+    payload, ok = health_report(_joined_app(), tracker, rules_ready=True)
+    assert (payload["status"], ok) == ("ok", True)

@@ -98,9 +98,9 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         {"version": __version__, "app_id": settings.app_id}
     )
     metrics = Metrics.create(registry)
-    _add_health(app, settings)
     zone_set = load_zones(settings.zones) if settings.zones is not None else default_zones()
     rulebook = Rulebook(default_rules(), zone_set.version, metrics, clock=utcnow)
+    _add_health(app, settings, rulebook)
     _add_stages(app, settings, servers, metrics, rulebook, ZoneIndex(zone_set))
     return Runtime(settings, app, registry, metrics, rulebook)
 
@@ -256,7 +256,7 @@ def _add_stages(
             await correlation.handle(event.message)
 
 
-def _add_health(app: faust.App, settings: Settings) -> None:
+def _add_health(app: faust.App, settings: Settings, rulebook: Rulebook) -> None:
     tracker = ProgressTracker(stall_after=STALL_AFTER_SECONDS)
     waiting = frozenset({settings.topic(WEBHOOK_RETRY)})
 
@@ -267,7 +267,9 @@ def _add_health(app: faust.App, settings: Settings) -> None:
 
     @app.page("/health")
     async def health(self: Any, request: Any) -> Any:
-        payload, ok = health_report(app, tracker, waiting=waiting)
+        payload, ok = health_report(
+            app, tracker, waiting=waiting, rules_ready=rulebook.ready.is_set()
+        )
         return self.json(payload, status=200 if ok else 503)
 
 
@@ -295,8 +297,11 @@ def health_report(
     app: faust.App,
     tracker: ProgressTracker,
     waiting: frozenset[str] = frozenset(),
+    *,
+    rules_ready: bool = True,
 ) -> tuple[dict[str, Any], bool]:
-    """Readiness: started, not rebalancing, and no assigned partition stalled with lag."""
+    """Readiness: started, the rule set read, not rebalancing, and no assigned partition
+    stalled with lag."""
     consumer: Any = app.consumer if app.started else None
     if consumer is None:
         return {"status": "starting"}, False
@@ -305,6 +310,10 @@ def health_report(
         # Started, but not yet through its first assignment (a worker is "ok" with no
         # partitions only once the group has given it none).
         return {"status": "joining"}, False
+    if not rules_ready:
+        # The stages wait until the rules topic has been read (a worker must not evaluate
+        # with a set it is about to replace): joined, but reading nothing yet.
+        return {"status": "loading_rules"}, False
     if app.rebalancing:
         return {"status": "rebalancing"}, False
     found = stream_positions(consumer, waiting)
