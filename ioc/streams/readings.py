@@ -96,9 +96,11 @@ class ReadingsStage:
         keys: list[str] = []
         redelivered = 0
         applied: dict[tuple[str, int], int] = {}
+        last: dict[tuple[str, int], int] = {}  # the batch's last offset per topic-partition
         for message in messages:
             topic, partition, offset = message.topic, message.partition, message.offset
             by_topic[topic] += 1
+            last[(topic, partition)] = max(offset, last.get((topic, partition), -1))
             raw: bytes = message.value if message.value is not None else b""
             decoded = self.decoder.decode(raw)
             self._progress(topic, partition, decoded.readings)
@@ -128,9 +130,9 @@ class ReadingsStage:
             self.metrics.redelivered.inc(redelivered)
         if pending:
             await self._evaluate(engine, place(self.index, pending), keys)
-        for (topic, partition), offset in _last_offsets(messages).items():
+        for (topic, partition), offset in last.items():
             self.table.put(_applied_key(topic, partition), offset, partition)
-        for partition in sorted({m.partition for m in messages}):
+        for partition in sorted({partition for _, partition in last}):
             await self._sweep(partition)
         await self.table.flush()
 
@@ -245,13 +247,6 @@ def _applied_key(topic: str, partition: int) -> str:
     """The table key of the last offset a batch applied of one topic-partition (a key no
     sensor or source can have: ids are printable)."""
     return f"\x00applied:{topic}:{partition}"
-
-
-def _last_offsets(messages: Sequence[Any]) -> dict[tuple[str, int], int]:
-    last: dict[tuple[str, int], int] = {}
-    for m in messages:
-        last[(m.topic, m.partition)] = max(m.offset, last.get((m.topic, m.partition), -1))
-    return last
 
 
 def _raw_of(readings: Sequence[Placed]) -> bytes:
