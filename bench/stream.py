@@ -69,18 +69,18 @@ def gateway_batches(sensors: int) -> list[pipeline.Item]:
     )
 
 
-def with_incidents(repeats: int) -> list[pipeline.Item]:
+def with_incidents(repeats: int) -> list[list[pipeline.Item]]:
     """The demo scenario (fires, floods, accidents, intrusions) played `repeats` times, each
-    time one scenario-length later, single readings."""
+    time one scenario-length later, single readings: one list of messages per play."""
     from simulators.generate import Simulation
     from simulators.scenario import Batching, load_scenario
 
     base = load_scenario("demo").model_copy(update={"batch": Batching(size=1), "malformed": 0.0})
-    out: list[pipeline.Item] = []
+    plays: list[list[pipeline.Item]] = []
     for n in range(repeats):
         scenario = base.with_start(base.start + n * base.duration)
-        out += [(r.topic, r.key or b"", r.value) for r in Simulation(scenario).records()]
-    return out
+        plays.append([(r.topic, r.key or b"", r.value) for r in Simulation(scenario).records()])
+    return plays
 
 
 async def ceiling(bootstrap: str, topics: Sequence[str], count: int) -> float:
@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generating {n_singles:,} single readings and {n_sensors:,} sensors' batches ...")
     singles = single_readings(n_singles)
     batches = gateway_batches(n_sensors)
-    incidents_data = with_incidents(repeats)
+    plays = with_incidents(repeats)
+    incidents_data = [item for play in plays for item in play]
     singles_readings = pipeline.readings_in(singles)
     batch_readings = pipeline.readings_in(batches)
     stamp = time.strftime("%H%M%S")
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(tmp) / "latency",
                 incidents_data,
                 rate,
-                warmup=len(with_incidents(1)),
+                warmup=len(plays[0]),
             )
     finally:
         broker.stop()
