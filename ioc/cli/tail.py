@@ -86,7 +86,7 @@ def _line(kind: str, value: bytes, args: argparse.Namespace, colour: bool) -> st
 
 
 async def _follow(
-    servers: list[str], topic: str, args: argparse.Namespace, fetch_max_wait_ms: int = 500
+    servers: list[str], topic: str, args: argparse.Namespace, fetch_max_wait_ms: int
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
