@@ -193,9 +193,36 @@ def test_a_batch_keeps_its_good_readings_and_rejects_each_bad_one_with_its_index
 
 def test_a_valid_batch_takes_the_fast_path() -> None:
     readings = [env(source_id="gw-1", sensor_id=f"s{i}") for i in range(100)]
-    out = decoder.decode(raw({"source_id": "gw-1", "readings": readings}))
+    message = raw({"source_id": "gw-1", "readings": readings})
+    out = decoder.decode(message)
     assert len(out.readings) == 100
     assert out.rejections == []
+    assert decoder._fast(message) == out
+    for doc in (env(), traffic(), camera()):
+        assert decoder._fast(raw(doc)) == decoder.decode(raw(doc))
+
+
+class PublicUnionsOnly(Decoder):
+    """The decoder without its fast path: every message is judged by the public unions."""
+
+    def _fast(self, raw: bytes) -> None:
+        return None
+
+
+reference = PublicUnionsOnly(clock=lambda: NOW)
+
+
+def test_the_fast_path_decides_as_the_public_unions_on_simulated_traffic() -> None:
+    from simulators.generate import Simulation
+    from simulators.scenario import Batching, load_scenario
+
+    base = load_scenario("demo").model_copy(update={"malformed": 0.3})
+    for batch in (Batching(size=1), Batching(size=20)):
+        scenario = base.model_copy(update={"batch": batch})
+        for n, record in enumerate(Simulation(scenario).records()):
+            if n == 3000:
+                break
+            assert decoder.decode(record.value) == reference.decode(record.value), record.value
 
 
 @pytest.mark.parametrize(
@@ -363,6 +390,28 @@ def test_every_corruption_is_accepted_or_explained_by_field(
     else:
         [reading] = out.readings
         assert getattr(reading, key) == value or key == "ts" or isinstance(value, float | int)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            any_reading,
+            st.sampled_from(["lat", "ts", "kind", "sensor_id", "source_id", "pm25", "event"]),
+            json_values,
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
+@settings(max_examples=300)
+def test_the_fast_path_decides_as_the_public_unions(
+    docs: list[tuple[dict[str, Any], str, Any, bool]], batched: bool
+) -> None:
+    readings = [{**doc, key: value} if corrupt else doc for doc, key, value, corrupt in docs]
+    message = raw({"source_id": "gw-1", "readings": readings} if batched else readings[0])
+    assert decoder.decode(message) == reference.decode(message)
 
 
 @given(any_reading, st.integers(0, 5))

@@ -4,6 +4,14 @@ The fast path validates the whole message with one `validate_json` call through 
 built once: pydantic parses and validates in Rust, faster than decoding with a JSON library and
 validating the result. Only a message that fails takes the slow path, which keeps the good
 readings of a batch and rejects each bad one with its index.
+
+The fast path picks its schema without calling Python per reading: a message that mentions
+"readings" is tried as a batch, any other as one reading, and the kind of a reading is found
+by pydantic's own discriminator on the `kind` key. The public unions (`Message`, `Reading`)
+find their branch with a Python function, which names a bad kind precisely but took a third
+of a batch's validation time. Both accept exactly the same documents (the same models, the
+same `kind` key), and whatever the fast path refuses goes to the slow path, which validates
+with the public unions: the errors a sensor owner reads are theirs.
 """
 
 from __future__ import annotations
@@ -11,26 +19,40 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
-from ioc.schemas.common import utcnow
+from ioc.schemas.common import Id, Strict, utcnow
 from ioc.schemas.readings import (
     BATCH_TAG,
     MAX_BATCH_READINGS,
     READING_KINDS,
     AnyReading,
+    CameraReading,
+    EnvironmentReading,
     GatewayBatch,
     Message,
     Reading,
+    TrafficReading,
 )
 
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 _TAGS = frozenset((*READING_KINDS, BATCH_TAG))
 _MAX_INPUT_SHOWN = 80
+
+# The fast path's schemas (see the module's docstring): the public ones, but for how the
+# branch of a union is found.
+_FastReading = Annotated[
+    TrafficReading | CameraReading | EnvironmentReading, Field(discriminator="kind")
+]
+
+
+class _FastBatch(Strict):
+    source_id: Id
+    readings: Annotated[list[_FastReading], Field(min_length=1, max_length=MAX_BATCH_READINGS)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +151,8 @@ class Decoder:
     ) -> None:
         self._message = TypeAdapter[Any](Message)
         self._reading = TypeAdapter[Any](Reading)
+        self._fast_batch = TypeAdapter(_FastBatch)
+        self._fast_reading = TypeAdapter[Any](_FastReading)
         self._clock = clock
         self._max_future_skew = max_future_skew
         self._max_bytes = max_bytes
@@ -146,6 +170,9 @@ class Decoder:
                 "", "too_large", f"message is {len(raw)} bytes, the limit is {self._max_bytes}"
             )
             return Decoded(rejections=[Rejection((error,))])
+        fast = self._fast(raw)
+        if fast is not None:
+            return fast
         try:
             message = self._message.validate_json(raw)
         except ValidationError as exc:
@@ -153,6 +180,17 @@ class Decoder:
         if isinstance(message, GatewayBatch):
             return self._checked(message.readings, message.source_id, batch=True)
         return self._checked([message], message.source_id, batch=False)
+
+    def _fast(self, raw: bytes) -> Decoded | None:
+        """The message decoded by the fast path, or None when it is not valid there."""
+        try:
+            if b'"readings"' in raw:
+                batch = self._fast_batch.validate_json(raw)
+                return self._checked(batch.readings, batch.source_id, batch=True)
+            reading = self._fast_reading.validate_json(raw)
+            return self._checked([reading], reading.source_id, batch=False)
+        except ValidationError:
+            return None
 
     def _checked(
         self,
