@@ -89,6 +89,14 @@ class Engine:
             ]
             for kind in READING_KINDS
         }
+        # What each rule does with a reading and with the watermark, chosen once here rather
+        # than by its type on every call.
+        self.on_reading: dict[str, list[tuple[_OnReading, AnyRule]]] = {
+            kind: [(_reading_handler(r), r) for r in rules] for kind, rules in self.by_kind.items()
+        }
+        self.on_watermark: dict[str, _OnWatermark] = {
+            r.id: handler for r in self.rules if (handler := _watermark_handler(r)) is not None
+        }
         # Every rule but a geofence reasons about one sensor at a time, so the state of a
         # kind without geofences can be kept per sensor; a geofence follows objects across
         # the cameras of a source, so it needs the source's state whole.
@@ -103,13 +111,16 @@ class Engine:
         """Feed readings (in any order; late ones within a window's grace still count) and
         advance the watermark. Returns the new state and the alerts raised, in order."""
         ctx = Context(self, self.adopt(state) if state is not None else self.adopt(new_state()))
+        now = ctx.state
+        handlers = self.on_reading
         for placed in readings:
-            t = epoch(placed.ts)
-            if ctx.watermark is None or t > ctx.watermark:
-                ctx.state["watermark"] = t
-            ctx.count("readings")
-            for rule in self.by_kind.get(placed.reading.kind, ()):
-                self._on_reading(ctx, rule, placed, t)
+            reading = placed.reading
+            t = reading.ts.timestamp()
+            watermark = now["watermark"]
+            if watermark is None or t > watermark:
+                now["watermark"] = t
+            for handle, rule in handlers.get(reading.kind, ()):
+                handle(ctx, rule, placed, t)
         self._on_watermark(ctx)
         if self.correlations and self.inline_correlation:
             correlate(ctx, self.correlations, list(ctx.alerts))
@@ -171,41 +182,64 @@ class Engine:
 
     # --- per reading ----------------------------------------------------------------------
 
-    def _on_reading(self, ctx: Context, rule: AnyRule, placed: Placed, t: float) -> None:
-        if isinstance(rule, GeofenceRule):
-            if matches(rule.when, placed, zone_filters=False):
-                _geofence(ctx, rule, placed, t)
-            return
-        if not matches(rule.when, placed):
-            return
-        if isinstance(rule, AbsenceRule):
-            _seen(ctx, rule, placed, t)
-        elif isinstance(rule, ThresholdRule):
-            _threshold(ctx, rule, placed, t)
-        elif isinstance(rule, WindowRule):
-            windows.on_reading(ctx, rule, placed, t)
-        elif isinstance(rule, RateOfChangeRule):
-            _rate_of_change(ctx, rule, placed, t)
-
     def _on_watermark(self, ctx: Context) -> None:
         watermark = ctx.watermark
         if watermark is None:
             return
         held: dict[str, Any] = ctx.state["rules"]
+        handlers = self.on_watermark
         # Only the rules this state holds something for (a few of many), in the rules' order.
-        ids = [rule_id for rule_id, records in held.items() if records and rule_id in self.order]
+        ids = [rule_id for rule_id, records in held.items() if records and rule_id in handlers]
         if len(ids) > 1:
             ids.sort(key=self.order.__getitem__)
         for rule_id in ids:
-            rule = self.by_id[rule_id]
-            if isinstance(rule, WindowRule):
-                windows.on_watermark(ctx, rule, watermark)
-            elif isinstance(rule, AbsenceRule):
-                _silent(ctx, rule, watermark)
-            elif isinstance(rule, GeofenceRule):
-                _forget(ctx, rule, watermark)
-            elif isinstance(rule, ThresholdRule) and rule.field in EVENT_FIELDS:
-                _quiet_again(ctx, rule, watermark)
+            handlers[rule_id](ctx, self.by_id[rule_id], watermark)
+
+
+_OnReading = Callable[[Context, Any, Placed, float], None]
+_OnWatermark = Callable[[Context, Any, float], None]
+
+
+def _reading_handler(rule: AnyRule) -> _OnReading:
+    if isinstance(rule, GeofenceRule):
+        return _geofence_reading
+    if isinstance(rule, AbsenceRule):
+        return _filtered(_seen)
+    if isinstance(rule, ThresholdRule):
+        return _filtered(_threshold)
+    if isinstance(rule, WindowRule):
+        return _filtered(windows.on_reading)
+    if isinstance(rule, RateOfChangeRule):
+        return _filtered(_rate_of_change)
+    raise TypeError(f"no reading handler for {type(rule).__name__}")  # correlation: not here
+
+
+def _filtered(handle: _OnReading) -> _OnReading:
+    """The handler, for the readings the rule's filters let through."""
+
+    def on_reading(ctx: Context, rule: Any, placed: Placed, t: float) -> None:
+        if matches(rule.when, placed):
+            handle(ctx, rule, placed, t)
+
+    return on_reading
+
+
+def _geofence_reading(ctx: Context, rule: GeofenceRule, placed: Placed, t: float) -> None:
+    # Zone filters decide what is inside, not whether the reading counts.
+    if matches(rule.when, placed, zone_filters=False):
+        _geofence(ctx, rule, placed, t)
+
+
+def _watermark_handler(rule: AnyRule) -> _OnWatermark | None:
+    if isinstance(rule, WindowRule):
+        return windows.on_watermark
+    if isinstance(rule, AbsenceRule):
+        return _silent
+    if isinstance(rule, GeofenceRule):
+        return _forget
+    if isinstance(rule, ThresholdRule) and rule.field in EVENT_FIELDS:
+        return _quiet_again
+    return None
 
 
 def rule_digest(rule: AnyRule) -> str:

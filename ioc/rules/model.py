@@ -23,6 +23,7 @@ import operator
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -202,6 +203,20 @@ class Window(_Model):
         default=timedelta(minutes=2),
         description="how late a reading may come and still count; later ones are counted",
     )
+
+    # In seconds, as the engine reasons (event times are epoch seconds): asked per reading.
+    @cached_property
+    def size_s(self) -> float:
+        return self.size.total_seconds()
+
+    @cached_property
+    def hop_s(self) -> float:
+        """The distance between window starts: the size, but for a hopping window."""
+        return (self.hop or self.size).total_seconds()
+
+    @cached_property
+    def grace_s(self) -> float:
+        return self.grace.total_seconds()
 
     @model_validator(mode="after")
     def _shape(self) -> Window:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,24 +41,52 @@ class Placed:
 
 def value_of(reading: AnyReading, name: str) -> float | None:
     """A numeric field or a derived value; None when the reading does not have it."""
-    if name == "aqi":
-        indices = [i for i in (_aqi(reading, "pm25"), _aqi(reading, "pm10")) if i is not None]
-        return float(max(indices)) if indices else None
-    if name in ("aqi_pm25", "aqi_pm10"):
-        index = _aqi(reading, name.removeprefix("aqi_"))
-        return float(index) if index is not None else None
-    if name == "speed_over_limit_kmh":
-        if isinstance(reading, TrafficReading) and reading.avg_speed_kmh is not None:
-            return reading.avg_speed_kmh - _limit(reading.road)
-        return None
-    if name == "event":
-        return 1.0 if isinstance(reading, TrafficReading) and reading.event else None
-    if name == "analytic":
-        return 1.0 if isinstance(reading, CameraReading) else None
+    derive = _DERIVED.get(name)
+    if derive is not None:
+        return derive(reading)
     value = getattr(reading, name, None)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def _aqi_of(reading: AnyReading) -> float | None:
+    indices = [i for i in (_aqi(reading, "pm25"), _aqi(reading, "pm10")) if i is not None]
+    return float(max(indices)) if indices else None
+
+
+def _sub_index_of(pollutant: str) -> Callable[[AnyReading], float | None]:
+    def derive(reading: AnyReading) -> float | None:
+        index = _aqi(reading, pollutant)
+        return float(index) if index is not None else None
+
+    return derive
+
+
+def _over_limit(reading: AnyReading) -> float | None:
+    if isinstance(reading, TrafficReading) and reading.avg_speed_kmh is not None:
+        return reading.avg_speed_kmh - _limit(reading.road)
+    return None
+
+
+def _event(reading: AnyReading) -> float | None:
+    return 1.0 if isinstance(reading, TrafficReading) and reading.event else None
+
+
+def _analytic(reading: AnyReading) -> float | None:
+    return 1.0 if isinstance(reading, CameraReading) else None
+
+
+# Values a reading does not carry but a rule may name (model.DERIVED_FIELDS), and the event
+# fields, which count as 1 when present.
+_DERIVED: dict[str, Callable[[AnyReading], float | None]] = {
+    "aqi": _aqi_of,
+    "aqi_pm25": _sub_index_of("pm25"),
+    "aqi_pm10": _sub_index_of("pm10"),
+    "speed_over_limit_kmh": _over_limit,
+    "event": _event,
+    "analytic": _analytic,
+}
 
 
 def _aqi(reading: AnyReading, pollutant: str) -> int | None:

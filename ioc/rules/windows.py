@@ -103,7 +103,7 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
     if value is None:
         return
     window = rule.window
-    size, grace = window.size.total_seconds(), window.grace.total_seconds()
+    size, grace = window.size_s, window.grace_s
     watermark = ctx.watermark if ctx.watermark is not None else t
     entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
     remember_place(entry, placed)
@@ -130,28 +130,31 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
         aggregate = _aggregate(window.agg, list(map(_VALUE, current)))
         _decide(ctx, rule, placed.sensor_id, entry, aggregate, latest, current)
         return
-    hop = (window.hop or window.size).total_seconds()
+    hop = window.hop_s
     open_windows: dict[str, list[Any]] = entry.setdefault("w", {})
-    first = math.floor((t - size) / hop) + 1
-    last = math.floor(t / hop)
     late = False
-    for k in range(first, last + 1):
+    # When the first open window closes, kept as windows open (the watermark pass recomputes it).
+    due = entry["due"] if "due" in entry else _due(open_windows, size, grace)
+    for k in range(math.floor((t - size) / hop) + 1, math.floor(t / hop) + 1):
         start = k * hop
-        if start + size + grace <= watermark:
+        closes = start + size + grace
+        if closes <= watermark:
             late = True  # the watermark passed that window's end and grace: it has closed
             continue
         record = open_windows.get(str(start))
         if record is None:
             record = open_windows[str(start)] = [0, 0.0, 0.0, value, value, []]
+            if due is None or closes < due:
+                due = closes
         _add(record, row)
     if late:
         _late(ctx, rule)
-    entry["due"] = _due(open_windows, size, grace)
+    entry["due"] = due
 
 
 def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
     window = rule.window
-    size, grace = window.size.total_seconds(), window.grace.total_seconds()
+    size, grace = window.size_s, window.grace_s
     if window.type == "sliding":
         return
     for sensor_id, entry in ctx.rule_state(rule).items():
