@@ -43,6 +43,7 @@ from ioc.rules.model import (
     GeofenceRule,
     RateOfChangeRule,
     ThresholdRule,
+    When,
     WindowRule,
 )
 from ioc.rules.status import Status
@@ -204,18 +205,21 @@ def _reading_handler(rule: AnyRule) -> _OnReading:
     if isinstance(rule, GeofenceRule):
         return _geofence_reading
     if isinstance(rule, AbsenceRule):
-        return _filtered(_seen)
+        return _filtered(rule.when, _seen)
     if isinstance(rule, ThresholdRule):
-        return _filtered(_threshold)
+        return _filtered(rule.when, _threshold)
     if isinstance(rule, WindowRule):
-        return _filtered(windows.on_reading)
+        return _filtered(rule.when, windows.on_reading)
     if isinstance(rule, RateOfChangeRule):
-        return _filtered(_rate_of_change)
+        return _filtered(rule.when, _rate_of_change)
     raise TypeError(f"no reading handler for {type(rule).__name__}")  # correlation: not here
 
 
-def _filtered(handle: _OnReading) -> _OnReading:
-    """The handler, for the readings the rule's filters let through."""
+def _filtered(when: When, handle: _OnReading) -> _OnReading:
+    """The handler, for the readings the rule's filters let through. A rule is only offered
+    readings of its kinds (Engine.by_kind): one that filters on nothing else takes them all."""
+    if when.model_dump(exclude_defaults=True).keys() <= {"kind"}:
+        return handle
 
     def on_reading(ctx: Context, rule: Any, placed: Placed, t: float) -> None:
         if matches(rule.when, placed):

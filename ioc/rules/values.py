@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from ioc.aqi import round_half_up, sub_index
 from ioc.geo.zones import Zone
@@ -14,9 +14,11 @@ from ioc.schemas.readings import AnyReading, CameraReading, TrafficReading
 SPEED_LIMITS = {"QL": 60.0, "ĐT": 50.0}
 
 
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """A valid reading, placed on the map, with where it was read from (provenance)."""
+class Placed(NamedTuple):
+    """A valid reading, placed on the map, with where it was read from (provenance).
+
+    A named tuple, immutable: a batch makes one per reading, and a tuple is made several
+    times faster than a frozen dataclass."""
 
     reading: AnyReading
     district: str | None

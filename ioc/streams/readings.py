@@ -97,6 +97,7 @@ class ReadingsStage:
         pending: list[tuple[AnyReading, str | None, int | None, int | None]] = []
         keys: list[str] = []
         redelivered = 0
+        now = time.monotonic()  # processing time, for the batch: its messages arrived together
         applied: dict[tuple[str, int], int] = {}
         last: dict[tuple[str, int], int] = {}  # the batch's last offset per topic-partition
         for message in messages:
@@ -105,7 +106,7 @@ class ReadingsStage:
             last[(topic, partition)] = max(offset, last.get((topic, partition), -1))
             raw: bytes = message.value if message.value is not None else b""
             decoded = self.decoder.decode(raw)
-            self._progress(topic, partition, decoded.readings)
+            self._progress(topic, partition, decoded.readings, now)
             last_applied = applied.get((topic, partition))
             if last_applied is None:
                 last_applied = applied[(topic, partition)] = self._applied(topic, partition)
@@ -140,8 +141,12 @@ class ReadingsStage:
     async def _evaluate(self, engine: Engine, placed: list[Placed], keys: list[str]) -> None:
         grouped: dict[str, list[Placed]] = {}
         for key, one in zip(keys, placed, strict=True):
-            grouped.setdefault(key, []).append(one)
-        kinds: Counter[str] = Counter()
+            group = grouped.get(key)
+            if group is None:
+                grouped[key] = [one]
+            else:
+                group.append(one)
+        kinds: dict[str, int] = {}
         for key, readings in grouped.items():
             state: EngineState | None = self.table.get(key)
             if state is not None:
@@ -169,11 +174,12 @@ class ReadingsStage:
                     key=key.encode(),
                 )
                 continue
-            self._count(state)
+            if state["counters"]:
+                self._count(state)
             offsets = state.setdefault("offsets", {})
             for one in readings:
-                kinds[one.reading.kind] += 1
                 offsets[one.topic] = one.offset
+                kinds[one.reading.kind] = kinds.get(one.reading.kind, 0) + 1
             state["partition"] = last.partition
             if alerts:
                 await self.outputs.publish(engine, alerts)
@@ -185,13 +191,19 @@ class ReadingsStage:
         value = self.table.get(_applied_key(topic, partition))
         return value if isinstance(value, int) else -1
 
-    def _progress(self, topic: str, partition: int, readings: list[Any]) -> None:
-        latest = max((r.ts.timestamp() for r in readings), default=None)
+    def _progress(self, topic: str, partition: int, readings: list[Any], now: float) -> None:
         previous = self.topic_progress.get((topic, partition))
-        if previous is not None and (latest is None or latest < previous[0]):
+        if not readings:
+            if previous is not None:  # it delivered, if nothing valid: it is not silent
+                self.topic_progress[(topic, partition)] = (previous[0], now)
+            return
+        if len(readings) == 1:
+            latest = readings[0].ts.timestamp()
+        else:
+            latest = max(r.ts.timestamp() for r in readings)
+        if previous is not None and latest < previous[0]:
             latest = previous[0]
-        if latest is not None:
-            self.topic_progress[(topic, partition)] = (latest, time.monotonic())
+        self.topic_progress[(topic, partition)] = (latest, now)
 
     def partition_watermark(self, partition: int, now: float) -> float | None:
         if self.started is None:
