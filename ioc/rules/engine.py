@@ -112,14 +112,14 @@ class Engine:
         """Feed readings (in any order; late ones within a window's grace still count) and
         advance the watermark. Returns the new state and the alerts raised, in order."""
         ctx = Context(self, self.adopt(state) if state is not None else self.adopt(new_state()))
-        now = ctx.state
+        current = ctx.state
         handlers = self.on_reading
         for placed in readings:
             reading = placed.reading
             t = reading.ts.timestamp()
-            watermark = now["watermark"]
+            watermark = current["watermark"]
             if watermark is None or t > watermark:
-                now["watermark"] = t
+                current["watermark"] = t
             for handle, rule in handlers.get(reading.kind, ()):
                 handle(ctx, rule, placed, t)
         self._on_watermark(ctx)
