@@ -46,7 +46,7 @@ class _Consumer:
 
 
 def test_a_fetch_and_its_delivery_check_see_the_partitions_as_they_were_asked_for() -> None:
-    faust_patches.apply()
+    faust_patches.apply(Settings().fetch_max_wait_ms)
     consumer = _Consumer()
     records, active = asyncio.run(Consumer._wait_next_records(consumer, 1.0))  # type: ignore[arg-type]
     assert consumer.fetched_with == {("ioc.alerts", 0), ("ioc.alerts", 1)}

@@ -23,7 +23,7 @@ from ioc import kafka_security
 TRUE_END_TIMEOUT_S = 10.0
 
 _applied = False
-_fetch_max_wait_ms = 500
+_fetch_max_wait_ms: int  # what apply() was given: the worker's setting
 
 
 async def _wait_next_records(self: Any, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109 (Faust's signature)
@@ -108,7 +108,7 @@ def _create_worker_consumer(self: Any, transport: Any) -> AIOKafkaConsumer:
     return consumer
 
 
-def apply(fetch_max_wait_ms: int = 500) -> None:
+def apply(fetch_max_wait_ms: int) -> None:
     """Patch Faust's consumer (once per process); a worker's consumer then lets the broker
     hold a fetch `fetch_max_wait_ms` at most."""
     global _applied, _fetch_max_wait_ms
