@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ioc.rules.health import STALE_AFTER_S, downgrade, plausible
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from ioc.rules.engine import Engine
 
 EngineState = dict[str, Any]
+# Of a time-ordered row a rule keeps, [t, value, ...]: what it is sorted and bisected by.
+row_time, row_value = itemgetter(0), itemgetter(1)
 ADMIN_KINDS = ("province", "district", "ward")
 
 

@@ -13,7 +13,6 @@ import bisect
 import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -29,6 +28,8 @@ from ioc.rules.context import (
     new_state,
     observe,
     remember_place,
+    row_time,
+    row_value,
     usable,
     utc,
     zones_matching,
@@ -55,7 +56,6 @@ __all__ = ["Engine", "EngineState", "new_state"]
 
 # The layout of the state's records; a state of another layout is not read, it starts afresh.
 STATE_FORMAT = 2
-_TIME, _VALUE = itemgetter(0), itemgetter(1)  # of a history point [t, value]
 
 
 class Engine:
@@ -382,16 +382,16 @@ def _rate_of_change(ctx: Context, rule: RateOfChangeRule, placed: Placed, t: flo
     history: list[list[float]] = entry.setdefault("h", [])
     history.append([t, value])
     if len(history) > 1 and t < history[-2][0]:
-        history.sort(key=_TIME)
+        history.sort(key=row_time)
     over = rule.over.total_seconds()
     latest = history[-1][0]
     if history[0][0] < latest - over:
-        del history[: bisect.bisect_left(history, latest - over, key=_TIME)]
+        del history[: bisect.bisect_left(history, latest - over, key=row_time)]
     current = history[-1][1]
     if rule.change.op in (">", ">="):
-        change = current - min(map(_VALUE, history))
+        change = current - min(map(row_value, history))
     elif rule.change.op in ("<", "<="):
-        change = current - max(map(_VALUE, history))
+        change = current - max(map(row_value, history))
     else:
         change = current - history[0][1]
     observe(

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import bisect
 import math
-from operator import itemgetter
 from typing import Any
 
 from ioc.durations import format_duration
-from ioc.rules.context import Context, observe, remember_place, usable, utc
+from ioc.rules.context import (
+    Context,
+    observe,
+    remember_place,
+    row_time,
+    row_value,
+    usable,
+    utc,
+)
 from ioc.rules.model import EVENT_FIELDS, WindowRule
 from ioc.rules.values import Placed
 from ioc.schemas.alerts import Evidence
 
 MAX_EVIDENCE = 20
-_TIME, _VALUE = itemgetter(0), itemgetter(1)  # of a row [t, value, offset]
 
 
 def _value(ctx: Context, rule: WindowRule, placed: Placed) -> float | None:
@@ -118,16 +124,16 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
         rows: list[list[Any]] = entry.setdefault("b", [])
         if rows and t < rows[-1][0]:
             rows.append(row)
-            rows.sort(key=_TIME)
+            rows.sort(key=row_time)
         else:
             rows.append(row)
         latest = rows[-1][0]
         keep_after = latest - size - grace
         if rows[0][0] <= keep_after:
-            del rows[: bisect.bisect_right(rows, keep_after, key=_TIME)]
+            del rows[: bisect.bisect_right(rows, keep_after, key=row_time)]
         # Rows are in time order: the window (latest - size, latest] is a tail of them.
-        current = rows[bisect.bisect_right(rows, latest - size, key=_TIME) :]
-        aggregate = _aggregate(window.agg, list(map(_VALUE, current)))
+        current = rows[bisect.bisect_right(rows, latest - size, key=row_time) :]
+        aggregate = _aggregate(window.agg, list(map(row_value, current)))
         _decide(ctx, rule, placed.sensor_id, entry, aggregate, latest, current)
         return
     hop = window.hop_s
