@@ -1,13 +1,17 @@
 """Faust's consumer as patched (ioc/streams/faust_patches.py): it fetches with a copy of its
-active partitions, and lets the broker hold a fetch only as long as the settings say."""
+active partitions, lets the broker hold a fetch only as long as the settings say, and hands a
+message on without a task when the streams have room for it."""
 
 from __future__ import annotations
 
 import asyncio
+import warnings
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.transport.consumer import Consumer
+from mode import Service
 
 from ioc.broker import EmbeddedBroker
 from ioc.settings import Settings
@@ -71,3 +75,136 @@ def test_the_workers_fetches_wait_as_long_as_the_settings_say(
             await consumer.stop()
 
     assert asyncio.run(fetcher_wait()) == 37
+
+
+class _Delivering(Service):
+    """What the patched `wait_first` uses of Faust's consumer: a service with `suspend_flow`,
+    set while a rebalance is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = asyncio.Event()
+
+
+def _patched() -> Any:
+    faust_patches.apply(Settings().fetch_max_wait_ms)
+    return Consumer.wait_first
+
+
+def test_a_delivery_that_does_not_wait_is_done_in_one_turn_of_the_loop() -> None:
+    wait_first = _patched()
+    turns = 0
+
+    async def main() -> tuple[Any, int]:
+        nonlocal turns
+        consumer = _Delivering()
+        delivered: list[str] = []
+
+        async def callback(message: str) -> str:
+            delivered.append(message)
+            return "put"
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.ensure_future(count_turns())
+        await asyncio.sleep(0)
+        before = turns
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the suspension's coroutine is closed, not leaked
+            result = await wait_first(consumer, callback("m1"), consumer.suspend_flow.wait())
+        counter.cancel()
+        assert delivered == ["m1"]
+        return result, turns - before
+
+    result, spent = asyncio.run(main())
+    assert result.results == ["put"]
+    assert not result.stopped
+    assert spent == 1
+
+
+def test_a_delivery_that_waits_is_finished_in_its_own_task() -> None:
+    wait_first = _patched()
+
+    async def main() -> tuple[Any, list[str]]:
+        consumer = _Delivering()
+        room = asyncio.get_running_loop().create_future()
+        steps: list[str] = []
+
+        async def callback(message: str) -> str:
+            steps.append("before")
+            steps.append(await room)  # a full stream buffer
+            return message
+
+        asyncio.get_running_loop().call_later(0.01, room.set_result, "after")
+        result = await wait_first(consumer, callback("m1"), consumer.suspend_flow.wait())
+        return result, steps
+
+    result, steps = asyncio.run(main())
+    assert steps == ["before", "after"]
+    assert result.results == ["m1"]
+
+
+def test_a_rebalance_still_abandons_a_delivery_that_waits() -> None:
+    wait_first = _patched()
+
+    async def main() -> tuple[bool, bool]:
+        consumer = _Delivering()
+        cancelled = False
+
+        async def callback(message: str) -> None:
+            nonlocal cancelled
+            try:
+                await asyncio.get_running_loop().create_future()  # never any room
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+
+        asyncio.get_running_loop().call_later(0.01, consumer.suspend_flow.set)
+        suspension = consumer.suspend_flow.wait()
+        result = await wait_first(consumer, callback("m1"), suspension)
+        await asyncio.sleep(0)  # the abandoned delivery's cancellation is delivered
+        return result.done == [suspension], cancelled
+
+    suspension_won, cancelled = asyncio.run(main())
+    assert suspension_won
+    assert cancelled
+
+
+def test_a_delivery_that_fails_raises_in_the_consumer() -> None:
+    wait_first = _patched()
+
+    async def main() -> None:
+        consumer = _Delivering()
+
+        async def callback(message: str) -> None:
+            raise ValueError(message)
+
+        await wait_first(consumer, callback("bad"), consumer.suspend_flow.wait())
+
+    with pytest.raises(ValueError, match="bad"):
+        asyncio.run(main())
+
+
+def test_while_the_flow_is_suspended_a_delivery_races_the_suspension_as_faust_does() -> None:
+    wait_first = _patched()
+
+    async def main() -> tuple[Any, bool]:
+        consumer = _Delivering()
+        consumer.suspend_flow.set()
+        started = False
+
+        async def callback(message: str) -> None:
+            nonlocal started
+            started = True
+
+        result = await wait_first(consumer, callback("m1"), consumer.suspend_flow.wait())
+        return result, started
+
+    result, started = asyncio.run(main())
+    # Faust's own path: both were started as tasks, both finished in the same turn.
+    assert started
+    assert len(result.done) == 2
