@@ -35,6 +35,7 @@ from ioc.streams.outputs import Outputs, internal_rejection
 from ioc.streams.readings import ReadingsStage
 from ioc.streams.rulebook import Rulebook, follow_rules
 from ioc.streams.webhook_retry import WebhookRetryStage
+from ioc.streams.write_behind import WriteBehind
 from ioc.topics import (
     ALERTS,
     COMMANDS,
@@ -224,6 +225,12 @@ def _add_stages(
     correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
     _add_incidents(app, settings, servers, metrics, outputs)
 
+    def release(message: Any) -> None:
+        """A held sensor message's acknowledgement, once its batch's state is written (what
+        Faust's stream would do, had it not been held: the offset, then the sensors)."""
+        if message.ack(app.consumer):
+            app.sensors.on_message_out(message.tp, message.offset, message)
+
     async def reject(reason: str, problems: list[str], offset: int, value: bytes | None) -> None:
         await outputs.dead_letter(
             [internal_rejection("rule_set_rejected", "; ".join(problems))],
@@ -245,9 +252,13 @@ def _add_stages(
     async def readings_agent(stream: Any) -> None:
         await rulebook.ready.wait()
         # Batches: zones, rules and state writes cost far less per reading done together.
-        # take_events acks a batch's events only once the batch is handled (at least once).
+        # A batch's messages are acknowledged once its state is in the changelog, written
+        # while the next batch is handled (at least once: ioc/streams/write_behind.py).
+        writes = WriteBehind(state.flush, release)
         async for events in stream.take_events(READINGS_BATCH, within=READINGS_WITHIN_S):
-            await readings.handle_batch([event.message for event in events])
+            messages = [event.message for event in events]
+            await readings.apply(messages)
+            await writes.submit(messages)
 
     @app.agent(outputs.cells, name="correlation")
     async def correlation_agent(stream: Any) -> None:

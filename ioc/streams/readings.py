@@ -89,9 +89,17 @@ class ReadingsStage:
         self.started: float | None = None
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
-        """Messages of sensor topics, in the order read. The work is done for the whole batch
-        at once: one zone lookup for every reading, then one evaluation and one state write per
-        key, however many of the batch's readings it has."""
+        """Messages of sensor topics, in the order read; returns once the state they made is
+        durable (the worker overlaps that wait with the next batch: `apply` and
+        ioc/streams/write_behind.py)."""
+        await self.apply(messages)
+        await self.table.flush()
+
+    async def apply(self, messages: Sequence[Any]) -> None:
+        """Handle messages of sensor topics, in the order read, and put the states they
+        changed in the table, not yet flushed. The work is done for the whole batch at once:
+        one zone lookup for every reading, then one evaluation and one state write per key,
+        however many of the batch's readings it has."""
         engine = self.rulebook.engine
         by_topic: Counter[str] = Counter()
         pending: list[tuple[AnyReading, str | None, int | None, int | None]] = []
@@ -136,7 +144,6 @@ class ReadingsStage:
         for (topic, partition), offset in last.items():
             self.table.put(_applied_key(topic, partition), offset, partition)
         await self._sweep({partition for _, partition in last})
-        await self.table.flush()
 
     async def _evaluate(self, engine: Engine, placed: list[Placed], keys: list[str]) -> None:
         grouped: dict[str, list[Placed]] = {}
