@@ -14,9 +14,11 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import faust
 import orjson
+from faust.types import StreamT
 
 from ioc.settings import Settings
 from ioc.streams import faust_patches, gc_tuning
@@ -52,7 +54,7 @@ def main() -> None:
     seen = 0
     started = 0.0
 
-    async def count(stream: faust.Stream) -> None:
+    async def count(stream: StreamT[Any]) -> None:
         nonlocal seen, started
         async for _ in stream:
             if seen == 0:
