@@ -3,6 +3,7 @@ geofence tracks across zones, correlation in metres, and the shipped pack over s
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -207,6 +208,101 @@ def test_a_window_survives_a_restart_through_its_plain_state() -> None:
     restored = orjson.loads(orjson.dumps(state))  # what a changelog gives back
     state, alerts = Engine(engine.ruleset).evaluate(restored, [env(6, pm25=1), env(10, pm25=1)])
     assert fired(alerts) == [("firing", 10)]
+
+
+def sliding(rule_id: str, size: str, agg: str, cond: str, hold: str, clear: str) -> str:
+    return (
+        f"- id: {rule_id}\n  window: {{type: sliding, size: {size}, agg: {agg}, field: pm25,"
+        f" grace: 2m}}\n  condition: '{cond}'\n  for: {hold}\n  clear: {{condition: '{clear}'}}"
+        f"\n  {TITLE}"
+    )
+
+
+SHARED_PAIR = sliding("poor", "10m", "mean", "> 100", "2m", "<= 90") + sliding(
+    "bad", "10m", "max", "> 150", "0s", "<= 140"
+)
+
+
+def _jumbled(seed: int) -> list[list[Placed]]:
+    """Two hours of three stations in batches, some readings out of order, some late."""
+    rng = random.Random(seed)
+    readings = [
+        env(m / 2 + rng.uniform(-1.5, 0.2), f"aq-{n}", pm25=rng.choice([20, 95, 120, 160, 210]))
+        for m in range(240)
+        for n in range(3)
+        if rng.random() < 0.9
+    ]
+    cuts = sorted(rng.sample(range(1, len(readings)), 40))
+    return [readings[a:b] for a, b in zip([0, *cuts], [*cuts, len(readings)], strict=True)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sliding_windows_over_the_same_readings_share_rows_and_decide_as_if_alone(
+    seed: int,
+) -> None:
+    batches = _jumbled(seed)
+    state, together = feed(rules(SHARED_PAIR), *batches)
+    alone = [
+        alert
+        for body in SHARED_PAIR.split("- id: ")[1:]
+        for alert in feed(rules("- id: " + body), *batches)[1]
+    ]
+    assert together  # the data is meant to raise alerts of both rules
+    assert {a.rule_id for a in together} == {"poor", "bad"}
+
+    def key(a: Alert) -> tuple[object, ...]:
+        return (a.rule_id, a.subject, a.status, a.event_time, [e.value for e in a.evidence])
+
+    assert sorted(map(key, together)) == sorted(map(key, alone))
+    assert state is not None
+    assert len(state["rows"]) == 1  # one set of rows for both rules
+    (rows,) = state["rows"].values()
+    assert set(rows) == {"aq-0", "aq-1", "aq-2"}
+    assert all("b" not in entry for r in state["rules"].values() for entry in r.values())
+
+
+def test_sliding_windows_over_other_readings_keep_their_own_rows() -> None:
+    body = sliding("short", "5m", "mean", "> 100", "0s", "<= 90") + sliding(
+        "long", "10m", "mean", "> 100", "0s", "<= 90"
+    )
+    state, _ = feed(rules(body), [env(m, pm25=120) for m in range(12)])
+    assert state is not None
+    assert len(state["rows"]) == 2
+    short, long_ = (rows["aq-1"] for rows in state["rows"].values())
+    assert sorted([len(short), len(long_)]) == [7, 12]  # rows newer than size plus grace
+
+
+def test_rows_no_rule_uses_any_more_are_dropped() -> None:
+    state, _ = feed(rules(SHARED_PAIR), [env(m, pm25=120) for m in range(5)])
+    changed = SHARED_PAIR.replace("size: 10m", "size: 20m")
+    state, _ = feed_from(rules(changed), state, [env(6, pm25=120)])
+    assert len(state["rows"]) == 1
+    (rows,) = state["rows"].values()
+    assert [row[1] for row in rows["aq-1"]] == [120]  # a new window: its rows start afresh
+
+
+def test_a_state_of_the_previous_layout_starts_afresh_even_under_the_same_rules() -> None:
+    engine = rules(SHARED_PAIR)
+    state, _ = feed(engine, [env(m, pm25=120) for m in range(5)])
+    assert state is not None
+    old = {**state, "format": 2}
+    del old["rows"]
+    old["rules"] = {"poor": {"aq-1": {"b": [[0.0, 120.0, 0]], "status": {}}}}
+    state, _ = feed_from(engine, old, [env(6, pm25=120)])
+    assert "b" not in state["rules"]["poor"]["aq-1"]
+    (rows,) = state["rows"].values()
+    assert len(rows["aq-1"]) == 1
+
+
+def feed_from(
+    engine: Engine, state: EngineState | None, *batches: list[Placed]
+) -> tuple[EngineState, list[Alert]]:
+    alerts: list[Alert] = []
+    for batch in batches:
+        state, raised = engine.evaluate(state, batch)
+        alerts.extend(raised)
+    assert state is not None
+    return state, alerts
 
 
 # --- absence and rate of change -----------------------------------------------------------

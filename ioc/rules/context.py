@@ -28,7 +28,7 @@ ADMIN_KINDS = ("province", "district", "ward")
 
 
 def new_state() -> EngineState:
-    return {"watermark": None, "rules": {}, "counters": {}}
+    return {"watermark": None, "rules": {}, "rows": {}, "counters": {}}
 
 
 def epoch(ts: datetime) -> float:

@@ -55,7 +55,8 @@ from ioc.schemas.readings import READING_KINDS
 __all__ = ["Engine", "EngineState", "new_state"]
 
 # The layout of the state's records; a state of another layout is not read, it starts afresh.
-STATE_FORMAT = 2
+# 3: a sliding window's rows are kept once for the rules that see the same readings.
+STATE_FORMAT = 3
 
 
 class Engine:
@@ -105,6 +106,16 @@ class Engine:
             kind: not any(isinstance(r, GeofenceRule) for r in rules)
             for kind, rules in self.by_kind.items()
         }
+        # Sliding windows over the same readings (the same filters, field, size and grace:
+        # the two AQI rules of the default pack) keep one set of rows per sensor, added by
+        # the first of them in the rules' order; each rule decides on them on its own.
+        self.sliding_rows: dict[str, str] = {}  # rule id → its rows' key in state["rows"]
+        self.adds_rows: dict[str, bool] = {}  # rule id → whether it adds the readings
+        for rule in self.rules:
+            if isinstance(rule, WindowRule) and rule.window.type == "sliding":
+                key = _rows_key(rule)
+                self.adds_rows[rule.id] = key not in self.sliding_rows.values()
+                self.sliding_rows[rule.id] = key
 
     def evaluate(
         self, state: EngineState | None, readings: Iterable[Placed]
@@ -158,15 +169,21 @@ class Engine:
         """Forget the state of rules that were removed or changed since the state was written:
         a changed window or hold period starts afresh rather than misreading old records.
         A state written in an older layout starts afresh whole."""
-        if state.get("ruleset") == self.ruleset.version:
+        if state.get("ruleset") == self.ruleset.version and state.get("format") == STATE_FORMAT:
             return state
         rules: dict[str, Any] = state.setdefault("rules", {})
+        rows: dict[str, Any] = state.setdefault("rows", {})
         if state.get("format") != STATE_FORMAT:
             rules.clear()
+            rows.clear()
         defs: dict[str, str] = state.get("defs") or {}
         for rule_id in list(rules):
             if self.digests.get(rule_id) != defs.get(rule_id):
                 del rules[rule_id]
+        kept = set(self.sliding_rows.values())
+        for key in list(rows):
+            if key not in kept:
+                del rows[key]
         state["format"] = STATE_FORMAT
         state["ruleset"] = self.ruleset.version
         return state
@@ -244,6 +261,14 @@ def _watermark_handler(rule: AnyRule) -> _OnWatermark | None:
     if isinstance(rule, ThresholdRule) and rule.field in EVENT_FIELDS:
         return _quiet_again
     return None
+
+
+def _rows_key(rule: WindowRule) -> str:
+    """What a sliding window's rows depend on: the readings let through and what is kept."""
+    w = rule.window
+    what = {"when": rule.when.model_dump(mode="json"), "field": w.field, "size": w.size_s}
+    canonical = orjson.dumps({**what, "grace": w.grace_s}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:12]
 
 
 def rule_digest(rule: AnyRule) -> str:

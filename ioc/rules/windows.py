@@ -121,16 +121,25 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
         if t < watermark - grace:
             _late(ctx, rule)
             return
-        rows: list[list[Any]] = entry.setdefault("b", [])
-        if rows and t < rows[-1][0]:
-            rows.append(row)
-            rows.sort(key=row_time)
-        else:
-            rows.append(row)
+        # Shared with the rules over the same readings (Engine.sliding_rows); the first of
+        # them has added this reading already when the others see it.
+        engine = ctx.engine
+        shared: dict[str, list[list[Any]]] = ctx.state["rows"].setdefault(
+            engine.sliding_rows[rule.id], {}
+        )
+        rows = shared.setdefault(placed.sensor_id, [])
+        if engine.adds_rows[rule.id]:
+            if rows and t < rows[-1][0]:
+                rows.append(row)
+                rows.sort(key=row_time)
+            else:
+                rows.append(row)
+            keep_after = rows[-1][0] - size - grace
+            if rows[0][0] <= keep_after:
+                del rows[: bisect.bisect_right(rows, keep_after, key=row_time)]
+        if not rows:
+            return
         latest = rows[-1][0]
-        keep_after = latest - size - grace
-        if rows[0][0] <= keep_after:
-            del rows[: bisect.bisect_right(rows, keep_after, key=row_time)]
         # Rows are in time order: the window (latest - size, latest] is a tail of them.
         current = rows[bisect.bisect_right(rows, latest - size, key=row_time) :]
         aggregate = _aggregate(window.agg, list(map(row_value, current)))
