@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections import Counter
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +19,7 @@ from ioc.rules.loader import default_rules
 from ioc.rules.offline import run as run_offline
 from ioc.schemas import Decoder
 from ioc.schemas.common import utcnow
+from ioc.streams import readings as readings_stage
 from ioc.streams.metrics import Metrics
 from ioc.streams.readings import IDLE_TOPIC_S, ReadingsStage
 from ioc.streams.rulebook import Rulebook
@@ -154,3 +157,41 @@ def test_the_sweep_waits_for_a_topic_not_yet_read() -> None:
     readings.topic_progress[("sensors.environment", 1)] = (4000.0, 100.0)
     readings.topic_progress[("sensors.traffic", 1)] = (4500.0, 100.0)
     assert readings.partition_watermark(1, now=110.0) == 4000.0
+
+
+def _gateway(template: dict[str, Any], sensors_and_minutes: list[tuple[str, int]]) -> bytes:
+    t0 = datetime.fromisoformat(template["ts"])
+    readings = [
+        {**template, "sensor_id": sensor, "ts": (t0 + timedelta(minutes=m)).isoformat()}
+        for sensor, m in sensors_and_minutes
+    ]
+    return orjson.dumps({"source_id": template["source_id"], "readings": readings})
+
+
+@pytest.mark.parametrize("every", [1, 2, 7])
+def test_a_batch_evaluated_in_parts_leaves_what_it_leaves_whole(
+    demo: list[Any], monkeypatch: pytest.MonkeyPatch, every: int
+) -> None:
+    template = next(r for r in orjson.loads(demo[0].value)["readings"] if r["kind"] == "traffic")
+    gateway = [
+        SimpleNamespace(topic=demo[0].topic, key=None, value=_gateway(template, readings))
+        for readings in (
+            [("trf-a", 0), ("trf-a", 1), ("trf-b", 1)],  # two readings of one sensor, one offset
+            [("trf-a", 2), ("trf-b", 2), ("trf-a", 3)],
+            [("trf-b", 4)],
+        )
+    ]
+    records = [*demo[:300], *gateway, *demo[300:600]]
+
+    def run(evaluate_every: int) -> tuple[dict[str, Any], Counter[Any]]:
+        monkeypatch.setattr(readings_stage, "EVALUATE_EVERY", evaluate_every)
+        table, outputs = Table(), Outputs()
+        asyncio.run(stage(table, outputs).handle_batch(messages(records)))
+        return dict(table), alert_keys(outputs.alerts)
+
+    whole_states, whole_alerts = run(10_000)
+    states, alerts = run(every)
+    assert states == whole_states
+    assert alerts == whole_alerts
+    window = whole_states["trf-a"]["rules"]["congestion"]["trf-a"]["w"]
+    assert sum(record[0] for record in window.values()) == 4  # every reading of trf-a counted

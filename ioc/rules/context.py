@@ -28,7 +28,7 @@ ADMIN_KINDS = ("province", "district", "ward")
 
 
 def new_state() -> EngineState:
-    return {"watermark": None, "rules": {}, "rows": {}, "counters": {}}
+    return {"watermark": None, "rules": {}, "counters": {}}
 
 
 def epoch(ts: datetime) -> float:
@@ -52,7 +52,7 @@ class Context:
         return rules.setdefault(rule.id, {})
 
     def count(self, name: str, n: int = 1) -> None:
-        counters: dict[str, int] = self.state["counters"]
+        counters: dict[str, int] = self.state.setdefault("counters", {})
         counters[name] = counters.get(name, 0) + n
 
     @property

@@ -172,7 +172,7 @@ class Engine:
         if state.get("ruleset") == self.ruleset.version and state.get("format") == STATE_FORMAT:
             return state
         rules: dict[str, Any] = state.setdefault("rules", {})
-        rows: dict[str, Any] = state.setdefault("rows", {})
+        rows: dict[str, Any] = state.get("rows") or {}  # only a state with sliding windows
         if state.get("format") != STATE_FORMAT:
             rules.clear()
             rows.clear()

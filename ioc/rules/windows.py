@@ -124,7 +124,7 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
         # Shared with the rules over the same readings (Engine.sliding_rows); the first of
         # them has added this reading already when the others see it.
         engine = ctx.engine
-        shared: dict[str, list[list[Any]]] = ctx.state["rows"].setdefault(
+        shared: dict[str, list[list[Any]]] = ctx.state.setdefault("rows", {}).setdefault(
             engine.sliding_rows[rule.id], {}
         )
         rows = shared.setdefault(placed.sensor_id, [])
