@@ -255,10 +255,15 @@ def _add_stages(
         # A batch's messages are acknowledged once its state is in the changelog, written
         # while the next batch is handled (at least once: ioc/streams/write_behind.py).
         writes = WriteBehind(state.flush, release)
-        async for events in stream.take_events(READINGS_BATCH, within=READINGS_WITHIN_S):
-            messages = [event.message for event in events]
-            await readings.apply(messages)
-            await writes.submit(messages)
+        try:
+            async for events in stream.take_events(READINGS_BATCH, within=READINGS_WITHIN_S):
+                messages = [event.message for event in events]
+                await readings.apply(messages)
+                await writes.submit(messages)
+        finally:
+            # A worker stopping writes the last batch's states, so that its offsets are
+            # committed on the way out rather than read again after the restart.
+            await writes.wait()
 
     @app.agent(outputs.cells, name="correlation")
     async def correlation_agent(stream: Any) -> None:
