@@ -49,7 +49,7 @@ class WriteBehind:
         for message in messages:
             message.incref()
         writing = asyncio.ensure_future(self._write_then_release(previous, list(messages)))
-        writing.add_done_callback(_log_failure)
+        writing.add_done_callback(_retrieve)
         self._writing = writing
 
     async def wait(self) -> None:
@@ -62,18 +62,20 @@ class WriteBehind:
     ) -> None:
         if previous is not None:
             await previous  # one at a time, in order; if it failed, this batch is not released
-        await self._write()
+        try:
+            await self._write()
+        except Exception:
+            log.exception(
+                "the readings state could not be written to its changelog; its batch and the "
+                "later ones are not acknowledged"
+            )
+            raise
         for message in messages:
             self._release(message)
 
 
-def _log_failure(writing: asyncio.Future[None]) -> None:
-    if writing.cancelled():
-        return
-    exc = writing.exception()
-    if exc is not None:
-        log.error(
-            "the readings state could not be written to its changelog; the batch is not "
-            "acknowledged",
-            exc_info=exc,
-        )
+def _retrieve(writing: asyncio.Future[None]) -> None:
+    # A failure is raised to the next submission (logged where it happened), not reported
+    # again by asyncio as never retrieved while the worker waits for one.
+    if not writing.cancelled():
+        writing.exception()
