@@ -32,6 +32,7 @@ from ioc.streams.health import ProgressTracker
 from ioc.streams.incidents import SLA_TICK_S, IncidentStage
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs, internal_rejection
+from ioc.streams.raw_topics import raw_topic
 from ioc.streams.readings import ReadingsStage
 from ioc.streams.rulebook import Rulebook, follow_rules
 from ioc.streams.webhook_retry import WebhookRetryStage
@@ -116,13 +117,13 @@ def _add_incidents(
     # Settings validated the keys as severities.
     ack_sla = cast(dict[Severity, timedelta], dict(settings.ack_sla))
     policy = Policy(ack_sla=ack_sla, reopen_within=settings.reopen_within)
-    incidents_topic = _raw_topic(app, settings.topic(INCIDENTS))
-    commands_topic = _raw_topic(app, settings.topic(COMMANDS))
+    incidents_topic = raw_topic(app, settings.topic(INCIDENTS))
+    commands_topic = raw_topic(app, settings.topic(COMMANDS))
     table = app.Table("incidents", default=None, partitions=settings.partitions)
     stage = IncidentStage(
         policy, table, outputs, incidents_topic, metrics, alerts_topic=settings.topic(ALERTS)
     )
-    inputs = _raw_topic(app, settings.topic(ALERTS), settings.topic(COMMANDS))
+    inputs = raw_topic(app, settings.topic(ALERTS), settings.topic(COMMANDS))
 
     async def incidents_agent(stream: Any) -> None:
         async for event in stream.events():
@@ -140,7 +141,7 @@ def _add_incidents(
 
     app.timer(SLA_TICK_S, name="sla-tick")(sla_tick)
 
-    retry_topic = _raw_topic(app, settings.topic(WEBHOOK_RETRY))
+    retry_topic = raw_topic(app, settings.topic(WEBHOOK_RETRY))
 
     async def park(parked: Parked) -> None:
         fut = await retry_topic.send(
@@ -177,17 +178,6 @@ def _add_incidents(
     app.on_before_shutdown.connect(cast(Any, close_sinks))
 
 
-def _raw_topic(app: faust.App, *names: str, **options: Any) -> Any:
-    return app.topic(
-        *names,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        **options,
-    )
-
-
 def _add_stages(
     app: faust.App,
     settings: Settings,
@@ -197,9 +187,9 @@ def _add_stages(
     index: ZoneIndex,
 ) -> None:
     outputs = Outputs(
-        alerts=_raw_topic(app, settings.topic(ALERTS)),
-        deadletter=_raw_topic(app, settings.topic(DEADLETTER)),
-        cells=_raw_topic(app, correlation_cells(settings), partitions=settings.partitions),
+        alerts=raw_topic(app, settings.topic(ALERTS)),
+        deadletter=raw_topic(app, settings.topic(DEADLETTER)),
+        cells=raw_topic(app, correlation_cells(settings), partitions=settings.partitions),
         metrics=metrics,
     )
     # Keys and values are plain JSON (Faust's table default): anyone debugging can read them.
@@ -246,7 +236,7 @@ def _add_stages(
 
     app.task(rules)
 
-    sensor_topics = _raw_topic(app, *(settings.topic(t) for t in SENSOR_TOPICS))
+    sensor_topics = raw_topic(app, *(settings.topic(t) for t in SENSOR_TOPICS))
 
     @app.agent(sensor_topics, name="readings")
     async def readings_agent(stream: Any) -> None:
