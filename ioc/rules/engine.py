@@ -266,15 +266,16 @@ def _watermark_handler(rule: AnyRule) -> _OnWatermark | None:
 def _rows_key(rule: WindowRule) -> str:
     """What a sliding window's rows depend on: the readings let through and what is kept."""
     w = rule.window
-    what = {"when": rule.when.model_dump(mode="json"), "field": w.field, "size": w.size_s}
-    canonical = orjson.dumps({**what, "grace": w.grace_s}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()[:12]
+    when = rule.when.model_dump(mode="json")
+    return _digest({"when": when, "field": w.field, "size": w.size_s, "grace": w.grace_s})
 
 
 def rule_digest(rule: AnyRule) -> str:
-    canonical = orjson.dumps(
-        rule.model_dump(mode="json", by_alias=True), option=orjson.OPT_SORT_KEYS
-    )
+    return _digest(rule.model_dump(mode="json", by_alias=True))
+
+
+def _digest(data: Any) -> str:
+    canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()[:12]
 
 
