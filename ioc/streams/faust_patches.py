@@ -125,7 +125,8 @@ async def _wait_first(self: Any, *coros: Any, timeout: Any = None) -> WaitResult
     if (
         len(coros) != 2
         or timeout is not None
-        or not all(asyncio.iscoroutine(c) for c in coros)
+        or not asyncio.iscoroutine(coros[0])
+        or not asyncio.iscoroutine(coros[1])
         or self.suspend_flow.is_set()
         or self.should_stop
         or self._crashed.is_set()
