@@ -168,6 +168,13 @@ def _gateway(template: dict[str, Any], sensors_and_minutes: list[tuple[str, int]
     return orjson.dumps({"source_id": template["source_id"], "readings": readings})
 
 
+def without_wake(states: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: {k: v for k, v in state.items() if k != "wake"} if isinstance(state, dict) else state
+        for key, state in states.items()
+    }
+
+
 @pytest.mark.parametrize("every", [1, 2, 7])
 def test_a_batch_evaluated_in_parts_leaves_what_it_leaves_whole(
     demo: list[Any], monkeypatch: pytest.MonkeyPatch, every: int
@@ -191,7 +198,9 @@ def test_a_batch_evaluated_in_parts_leaves_what_it_leaves_whole(
 
     whole_states, whole_alerts = run(10_000)
     states, alerts = run(every)
-    assert states == whole_states
+    # Less a state's "wake", a lower bound of when its next timer is due that the watermark
+    # pass tightens when it runs: parts run it more often.
+    assert without_wake(states) == without_wake(whole_states)
     assert alerts == whole_alerts
     window = whole_states["trf-a"]["rules"]["congestion"]["trf-a"]["w"]
     assert sum(record[0] for record in window.values()) == 4  # every reading of trf-a counted

@@ -51,6 +51,15 @@ class Context:
         rules: dict[str, dict[str, Any]] = self.state["rules"]
         return rules.setdefault(rule.id, {})
 
+    def wake_at(self, t: float) -> None:
+        """Something of this state is due at event time t (a window closes, a sensor is
+        silent): the watermark pass may skip the state until its watermark reaches the earliest
+        such time (state["wake"]; absent: not known, the next pass looks)."""
+        state = self.state
+        wake = state.get("wake", 0.0)
+        if wake is None or t < wake:
+            state["wake"] = t
+
     def count(self, name: str, n: int = 1) -> None:
         counters: dict[str, int] = self.state.setdefault("counters", {})
         counters[name] = counters.get(name, 0) + n

@@ -24,7 +24,6 @@ from ioc.rules.context import (
     epoch,
     evidence_of,
     last_place,
-    matches,
     new_state,
     observe,
     remember_place,
@@ -35,6 +34,7 @@ from ioc.rules.context import (
     zones_matching,
 )
 from ioc.rules.correlate import correlate
+from ioc.rules.filters import Dispatch, Predicate, predicate, takes
 from ioc.rules.loader import RuleSet
 from ioc.rules.model import (
     EVENT_FIELDS,
@@ -44,7 +44,6 @@ from ioc.rules.model import (
     GeofenceRule,
     RateOfChangeRule,
     ThresholdRule,
-    When,
     WindowRule,
 )
 from ioc.rules.status import Status
@@ -57,6 +56,9 @@ __all__ = ["Engine", "EngineState", "new_state"]
 # The layout of the state's records; a state of another layout is not read, it starts afresh.
 # 3: a sliding window's rows are kept once for the rules that see the same readings.
 STATE_FORMAT = 3
+# A wake time is a sum (an event time plus a duration), a handler's own test a difference:
+# float rounding may put the sum a hair after the moment the test passes.
+WAKE_MARGIN_S = 0.001
 
 
 class Engine:
@@ -67,6 +69,7 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         *,
         correlation: bool = True,
+        skip_quiet: bool = True,
     ) -> None:
         """`correlation=False` leaves correlation rules to a later `correlate` call: a worker
         evaluates each source's readings alone, then meets neighbours' alerts in another
@@ -77,6 +80,9 @@ class Engine:
         self.rules = ruleset.enabled
         self.correlations = [r for r in self.rules if isinstance(r, CorrelationRule)]
         self.inline_correlation = correlation
+        # The watermark pass skips a state with nothing due; False: every pass looks at every
+        # rule the state holds (the reference the skipping is tested against).
+        self.skip_quiet = skip_quiet
         self.digests = {rule.id: rule_digest(rule) for rule in self.rules}
         self.by_id = {rule.id: rule for rule in self.rules}
         self.order = {rule.id: n for n, rule in enumerate(self.rules)}
@@ -92,10 +98,9 @@ class Engine:
             for kind in READING_KINDS
         }
         # What each rule does with a reading and with the watermark, chosen once here rather
-        # than by its type on every call.
-        self.on_reading: dict[str, list[tuple[_OnReading, AnyRule]]] = {
-            kind: [(_reading_handler(r), r) for r in rules] for kind, rules in self.by_kind.items()
-        }
+        # than by its type on every call; a reading meets only the rules whose filters on its
+        # kind and selector (a traffic reading's event) take it (ioc/rules/filters.py).
+        self.on_reading: Dispatch[tuple[_OnReading, AnyRule]] = Dispatch(self._offer)
         self.on_watermark: dict[str, _OnWatermark] = {
             r.id: handler for r in self.rules if (handler := _watermark_handler(r)) is not None
         }
@@ -131,12 +136,20 @@ class Engine:
             watermark = current["watermark"]
             if watermark is None or t > watermark:
                 current["watermark"] = t
-            for handle, rule in handlers.get(reading.kind, ()):
+            for handle, rule in handlers(reading):
                 handle(ctx, rule, placed, t)
         self._on_watermark(ctx)
         if self.correlations and self.inline_correlation:
             correlate(ctx, self.correlations, list(ctx.alerts))
         return self._stamp(ctx.state), ctx.alerts
+
+    def _offer(self, kind: str, selector: str | None, value: Any) -> list[tuple[_OnReading, Any]]:
+        decided = frozenset(("kind", selector or "kind"))
+        return [
+            (_reading_handler(rule, decided), rule)
+            for rule in self.by_kind[kind]
+            if takes(rule.when, selector, value)
+        ]
 
     def advance(self, state: EngineState, until: datetime) -> tuple[EngineState, list[Alert]]:
         """Move the watermark without readings (a quiet stream still closes its windows)."""
@@ -201,54 +214,60 @@ class Engine:
     # --- per reading ----------------------------------------------------------------------
 
     def _on_watermark(self, ctx: Context) -> None:
-        watermark = ctx.watermark
+        state = ctx.state
+        watermark = state["watermark"]
         if watermark is None:
             return
-        held: dict[str, Any] = ctx.state["rules"]
+        wake = state.get("wake", 0.0)
+        if self.skip_quiet and (wake is None or watermark < wake - WAKE_MARGIN_S):
+            return  # nothing of this state is due yet (Context.wake_at)
+        held: dict[str, Any] = state["rules"]
         handlers = self.on_watermark
         # Only the rules this state holds something for (a few of many), in the rules' order.
         ids = [rule_id for rule_id, records in held.items() if records and rule_id in handlers]
         if len(ids) > 1:
             ids.sort(key=self.order.__getitem__)
+        wake = None
         for rule_id in ids:
-            handlers[rule_id](ctx, self.by_id[rule_id], watermark)
+            due = handlers[rule_id](ctx, self.by_id[rule_id], float(watermark))
+            if due is not None and (wake is None or due < wake):
+                wake = due
+        state["wake"] = wake
 
 
 _OnReading = Callable[[Context, Any, Placed, float], None]
-_OnWatermark = Callable[[Context, Any, float], None]
+# A watermark handler returns the earliest event time it has something to do again (None:
+# nothing until a reading comes); the pass keeps the earliest of them as the state's "wake".
+_OnWatermark = Callable[[Context, Any, float], float | None]
 
 
-def _reading_handler(rule: AnyRule) -> _OnReading:
+def _reading_handler(rule: AnyRule, decided: frozenset[str]) -> _OnReading:
+    """What the rule does with a reading whose filters named in `decided` have been checked."""
     if isinstance(rule, GeofenceRule):
-        return _geofence_reading
+        # Zone filters decide what is inside, not whether the reading counts.
+        return _filtered(predicate(rule.when, zone_filters=False, decided=decided), _geofence)
+    when = predicate(rule.when, decided=decided)
     if isinstance(rule, AbsenceRule):
-        return _filtered(rule.when, _seen)
+        return _filtered(when, _seen)
     if isinstance(rule, ThresholdRule):
-        return _filtered(rule.when, _threshold)
+        return _filtered(when, _threshold)
     if isinstance(rule, WindowRule):
-        return _filtered(rule.when, windows.on_reading)
+        return _filtered(when, windows.on_reading)
     if isinstance(rule, RateOfChangeRule):
-        return _filtered(rule.when, _rate_of_change)
+        return _filtered(when, _rate_of_change)
     raise TypeError(f"no reading handler for {type(rule).__name__}")  # correlation: not here
 
 
-def _filtered(when: When, handle: _OnReading) -> _OnReading:
-    """The handler, for the readings the rule's filters let through. A rule is only offered
-    readings of its kinds (Engine.by_kind): one that filters on nothing else takes them all."""
-    if when.model_dump(exclude_defaults=True).keys() <= {"kind"}:
+def _filtered(when: Predicate | None, handle: _OnReading) -> _OnReading:
+    """The handler, for the readings the rule's filters let through (None: all of them)."""
+    if when is None:
         return handle
 
     def on_reading(ctx: Context, rule: Any, placed: Placed, t: float) -> None:
-        if matches(rule.when, placed):
+        if when(placed):
             handle(ctx, rule, placed, t)
 
     return on_reading
-
-
-def _geofence_reading(ctx: Context, rule: GeofenceRule, placed: Placed, t: float) -> None:
-    # Zone filters decide what is inside, not whether the reading counts.
-    if matches(rule.when, placed, zone_filters=False):
-        _geofence(ctx, rule, placed, t)
 
 
 def _watermark_handler(rule: AnyRule) -> _OnWatermark | None:
@@ -304,23 +323,25 @@ def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> N
     )
 
 
-def _quiet_again(ctx: Context, rule: ThresholdRule, watermark: float) -> None:
+def _quiet_again(ctx: Context, rule: ThresholdRule, watermark: float) -> float | None:
     clear_s = rule.clear.after.total_seconds()
     if clear_s <= 0:
-        return
+        return None
+    wake = None
     for subject, entry in ctx.rule_state(rule).items():
         status = Status.from_record(entry.get("status"))
-        if (
-            status.firing
-            and status.last_fired is not None
-            and watermark - status.last_fired >= clear_s
-        ):
+        if not status.firing or status.last_fired is None:
+            continue
+        if watermark - status.last_fired >= clear_s:
             episode = status.episode
             status.firing_since = None
             ctx.raise_alert(
                 rule, subject, "resolve", watermark, episode, None, [], **last_place(entry)
             )
             entry["status"] = status.to_record()
+        elif wake is None or status.last_fired + clear_s < wake:
+            wake = status.last_fired + clear_s
+    return wake
 
 
 # --- absence ----------------------------------------------------------------------------------
@@ -335,6 +356,7 @@ def _seen(ctx: Context, rule: AbsenceRule, placed: Placed, t: float) -> None:
         _silent(ctx, rule, t, only=placed.sensor_id)
     if seen is None or t > seen:
         entry["seen"] = t
+        ctx.wake_at(t + rule.after.total_seconds())
     remember_place(entry, placed)
     status = Status.from_record(entry.get("status"))
     if status.firing:
@@ -355,16 +377,23 @@ def _seen(ctx: Context, rule: AbsenceRule, placed: Placed, t: float) -> None:
         entry["status"] = status.to_record()
 
 
-def _silent(ctx: Context, rule: AbsenceRule, watermark: float, only: str | None = None) -> None:
+def _silent(
+    ctx: Context, rule: AbsenceRule, watermark: float, only: str | None = None
+) -> float | None:
     after = rule.after.total_seconds()
+    wake = None
     for sensor_id, entry in ctx.rule_state(rule).items():
         if only is not None and sensor_id != only:
             continue
         seen = entry.get("seen")
-        if seen is None or watermark - seen <= after:
+        if seen is None:
             continue
         status = Status.from_record(entry.get("status"))
         if status.firing:
+            continue  # until the sensor speaks again
+        if wake is None or seen + after < wake:
+            wake = seen + after  # due again while it has not fired (a hold may be pending)
+        if watermark - seen <= after:
             continue
         # The sensor went silent at seen + after: that is the alert's event time.
         t = seen + after
@@ -395,6 +424,7 @@ def _silent(ctx: Context, rule: AbsenceRule, watermark: float, only: str | None 
                 **last_place(entry),
             )
         entry["status"] = status.to_record()
+    return wake
 
 
 # --- rate of change ---------------------------------------------------------------------------
@@ -449,6 +479,7 @@ def _geofence(ctx: Context, rule: GeofenceRule, placed: Placed, t: float) -> Non
         ctx.count("late_geofence")  # positions out of order would invent enters and exits
         return
     entry["seen"] = t
+    ctx.wake_at(t + rule.expire.total_seconds())
     now_in = set(zones_matching(rule.when, placed))
     before: dict[str, float] = entry["in"]
     entered = sorted(now_in - set(before))
@@ -490,16 +521,23 @@ def _once(
         if resolvable:
             status.firing_since = t
             remember_place(entry, placed)
+            ctx.wake_at(t + rule.clear.after.total_seconds())
         ctx.raise_alert(rule, subject, "fire", t, t, placed, evidence)
     entry["status"] = status.to_record()
 
 
-def _forget(ctx: Context, rule: GeofenceRule, watermark: float) -> None:
+def _forget(ctx: Context, rule: GeofenceRule, watermark: float) -> float | None:
     states = ctx.rule_state(rule)
     expire = rule.expire.total_seconds()
-    gone = [
-        key for key, entry in states.items() if "in" in entry and watermark - entry["seen"] > expire
-    ]
+    gone = []
+    wake = None
+    for key, entry in states.items():
+        if "in" not in entry:
+            continue
+        if watermark - entry["seen"] > expire:
+            gone.append(key)
+        elif wake is None or entry["seen"] + expire < wake:
+            wake = entry["seen"] + expire
     for key in gone:
         entry = states.pop(key)
         for zone in entry["in"]:
@@ -519,3 +557,4 @@ def _forget(ctx: Context, rule: GeofenceRule, watermark: float) -> None:
                     note="object not seen any more",
                 )
             states.pop(f"{key}@{zone}", None)
+    return wake

@@ -165,23 +165,32 @@ def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None
     if late:
         _late(ctx, rule)
     entry["due"] = due
+    if due is not None:
+        ctx.wake_at(due)
 
 
-def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> None:
+def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> float | None:
+    """Close the windows the watermark has passed; returns when the next one closes."""
     window = rule.window
     size, grace = window.size_s, window.grace_s
     if window.type == "sliding":
-        return
+        return None
+    wake = None
     for sensor_id, entry in ctx.rule_state(rule).items():
-        if entry.get("due") is None or entry["due"] > watermark:
-            continue  # no window of this sensor has closed yet
-        open_windows: dict[str, list[Any]] = entry.get("w", {})
-        due = sorted((k for k in open_windows if float(k) + size + grace <= watermark), key=float)
-        for key in due:
-            record = open_windows.pop(key)
-            aggregate = _closed_aggregate(window.agg, record)
-            _decide(ctx, rule, sensor_id, entry, aggregate, float(key) + size, record[_ROWS])
-        entry["due"] = _due(open_windows, size, grace)
+        if entry.get("due") is not None and entry["due"] <= watermark:
+            open_windows: dict[str, list[Any]] = entry.get("w", {})
+            closed = sorted(
+                (k for k in open_windows if float(k) + size + grace <= watermark), key=float
+            )
+            for key in closed:
+                record = open_windows.pop(key)
+                aggregate = _closed_aggregate(window.agg, record)
+                _decide(ctx, rule, sensor_id, entry, aggregate, float(key) + size, record[_ROWS])
+            entry["due"] = _due(open_windows, size, grace)
+        due = entry.get("due")
+        if due is not None and (wake is None or due < wake):
+            wake = due
+    return wake
 
 
 def _due(open_windows: dict[str, list[Any]], size: float, grace: float) -> float | None:
