@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ioc.geo import Schedule, ZoneIndex, ZoneSetError, load_zones, parse_zones
+from ioc.geo import index as index_module
 
 SQUARE = [[[108.0, 11.0], [108.2, 11.0], [108.2, 11.2], [108.0, 11.2], [108.0, 11.0]]]
 
@@ -294,6 +295,36 @@ def test_a_point_with_a_non_finite_coordinate_lies_nowhere() -> None:
         ["lam-dong", "bao-loc"],
     ]
     assert list(placement.district) == ["da-lat", None, None, "bao-loc"]
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from([*EDGE_LATS, 11.94, float("nan")]), st.sampled_from(EDGE_LONS)
+            ),
+            max_size=40,
+        ),
+        max_size=8,
+    ),
+    st.integers(5, 60),
+)
+@settings(max_examples=60, deadline=None)
+def test_remembered_places_are_the_places_located(
+    batches: list[list[tuple[float, float]]], bound: int
+) -> None:
+    """Calls that repeat points, in any number, and forget them past the bound."""
+    index = ZoneIndex(parse_zones(nested_set()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(index_module, "KNOWN_POINTS", bound)
+        for points in batches:
+            found = index.places(points)
+            placement = index.locate([p[0] for p in points], [p[1] for p in points])
+            assert [district for district, _ in found] == list(placement.district)
+            assert [[z.id for z in zones] for _, zones in found] == [
+                placement.zone_ids(i) for i in range(len(points))
+            ]
+            assert len(index._known) <= max(bound, len(points))
 
 
 def test_latitudes_and_longitudes_must_pair_up() -> None:

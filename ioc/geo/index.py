@@ -22,6 +22,8 @@ IntArray = npt.NDArray[np.int64]
 
 # Points per grid cell the lookup aims for: fewer cells to query, more points to test exactly.
 _POINTS_PER_CELL = 32
+# Points whose places an index remembers (ZoneIndex.places): more than a province's sensors.
+KNOWN_POINTS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class ZoneIndex:
         # administrative zone with a district covers the point (coarse outlines).
         self._rank = np.array([_district_rank(z) for z in self.zones], dtype=np.int64)
         self._district = np.array([z.district for z in self.zones], dtype=object)
+        self._known: dict[tuple[float, float], tuple[str | None, tuple[Zone, ...]]] = {}
 
     @property
     def version(self) -> str:
@@ -160,6 +163,30 @@ class ZoneIndex:
             self._geometries[zone_idx[edge]], lons[point_idx[edge]], lats[point_idx[edge]]
         )
         return point_idx[hit].astype(np.int64), zone_idx[hit].astype(np.int64)
+
+    def places(
+        self, points: Sequence[tuple[float, float]]
+    ) -> list[tuple[str | None, tuple[Zone, ...]]]:
+        """(district, zones) of each (lat, lon), as `locate` finds them, remembered by point:
+        most sensors do not move, and a province's stations send the same coordinates all day.
+        Only the points not seen before are looked up, in one batch."""
+        known = self._known
+        new = list(dict.fromkeys(p for p in points if p not in known))
+        if len(known) + len(new) > KNOWN_POINTS:
+            known.clear()  # moving sensors: start again rather than grow without bound
+            new = list(dict.fromkeys(points))
+        if new:
+            placement = self.locate([p[0] for p in new], [p[1] for p in new])
+            for point, district, zones in zip(
+                new, placement.district.tolist(), placement.all_zones(), strict=True
+            ):
+                known[point] = (district, zones)
+        # A NaN is not equal to itself: such a point is not found again, it is looked up.
+        return [known.get(p) or self._place_one(p) for p in points]
+
+    def _place_one(self, point: tuple[float, float]) -> tuple[str | None, tuple[Zone, ...]]:
+        placement = self.locate([point[0]], [point[1]])
+        return placement.district[0], tuple(placement.zones_of(0))
 
     def locate_one(self, lat: float, lon: float) -> tuple[str | None, list[Zone]]:
         placement = self.locate([lat], [lon])

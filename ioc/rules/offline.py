@@ -28,11 +28,11 @@ class OfflineRun:
 def place(
     index: ZoneIndex, readings: list[tuple[AnyReading, str | None, int | None, int | None]]
 ) -> list[Placed]:
-    placement = index.locate([r[0].lat for r in readings], [r[0].lon for r in readings])
+    places = index.places([(r[0].lat, r[0].lon) for r in readings])
     return [
         Placed(reading, district, zones, topic, partition, offset)
-        for (reading, topic, partition, offset), district, zones in zip(
-            readings, placement.district.tolist(), placement.all_zones(), strict=True
+        for (reading, topic, partition, offset), (district, zones) in zip(
+            readings, places, strict=True
         )
     ]
 
