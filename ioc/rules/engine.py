@@ -252,7 +252,7 @@ def _reading_handler(rule: AnyRule, decided: frozenset[str]) -> _OnReading:
     if isinstance(rule, ThresholdRule):
         return _filtered(when, _threshold)
     if isinstance(rule, WindowRule):
-        return _filtered(when, windows.on_reading)
+        return _filtered(when, windows.reading_handler(rule))
     if isinstance(rule, RateOfChangeRule):
         return _filtered(when, _rate_of_change)
     raise TypeError(f"no reading handler for {type(rule).__name__}")  # correlation: not here

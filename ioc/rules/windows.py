@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ioc.durations import format_duration
 from ioc.rules.context import (
     Context,
+    event_value,
     observe,
     remember_place,
     row_time,
     row_value,
-    usable,
+    usable_value,
     utc,
 )
 from ioc.rules.model import EVENT_FIELDS, WindowRule
@@ -28,12 +30,6 @@ from ioc.rules.values import Placed
 from ioc.schemas.alerts import Evidence
 
 MAX_EVIDENCE = 20
-
-
-def _value(ctx: Context, rule: WindowRule, placed: Placed) -> float | None:
-    if rule.window.field in EVENT_FIELDS:
-        return 1.0 if getattr(placed.reading, rule.window.field, None) else None
-    return usable(ctx, placed, rule.window.field)
 
 
 def _aggregate(agg: str, values: list[float]) -> float:
@@ -104,69 +100,116 @@ def _evidence(
     ]
 
 
-def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None:
-    value = _value(ctx, rule, placed)
-    if value is None:
-        return
+def reading_handler(rule: WindowRule) -> Callable[[Context, WindowRule, Placed, float], None]:
+    """What the rule does with each reading it takes. The window's constants are read once
+    here: this runs for every reading of every sensor the rule watches."""
     window = rule.window
-    size, grace = window.size_s, window.grace_s
-    watermark = ctx.watermark if ctx.watermark is not None else t
-    entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
-    remember_place(entry, placed)
-    src = entry.get("src")
-    if src is None or src[0] != placed.topic or src[1] != placed.partition:
-        entry["src"] = [placed.topic, placed.partition]
-    row = [t, value, placed.offset]
-    if window.type == "sliding":
-        if t < watermark - grace:
+    size, grace, hop = window.size_s, window.grace_s, window.hop_s
+    field = window.field
+    value_of = event_value(field) if field in EVENT_FIELDS else usable_value(field)
+    rule_id = rule.id
+    sliding = window.type == "sliding"
+    keys = _WindowKeys()
+
+    def on_reading(ctx: Context, rule: WindowRule, placed: Placed, t: float) -> None:
+        value = value_of(ctx, placed)
+        if value is None:
+            return
+        watermark = ctx.state["watermark"]
+        if watermark is None:
+            watermark = t
+        entry = ctx.rule_state(rule).get(placed.sensor_id)
+        if entry is None:
+            entry = ctx.rule_state(rule)[placed.sensor_id] = {}
+        remember_place(entry, placed)
+        src = entry.get("src")
+        if src is None or src[0] != placed.topic or src[1] != placed.partition:
+            entry["src"] = [placed.topic, placed.partition]
+        row = [t, value, placed.offset]
+        if sliding:
+            _slide(ctx, rule, placed, entry, row, watermark)
+            return
+        open_windows: dict[str, list[Any]] = entry.get("w") or entry.setdefault("w", {})
+        late = False
+        # When the first open window closes, kept as windows open (the watermark pass
+        # recomputes it).
+        due = entry["due"] if "due" in entry else _due(open_windows, size, grace)
+        for k in range(math.floor((t - size) / hop) + 1, math.floor(t / hop) + 1):
+            start = k * hop
+            closes = start + size + grace
+            if closes <= watermark:
+                late = True  # the watermark passed that window's end and grace: it has closed
+                continue
+            key = keys.of(start)
+            record = open_windows.get(key)
+            if record is None:
+                record = open_windows[key] = [0, 0.0, 0.0, value, value, []]
+                if due is None or closes < due:
+                    due = closes
+            _add(record, row)
+        if late:
             _late(ctx, rule)
-            return
-        # Shared with the rules over the same readings (Engine.sliding_rows); the first of
-        # them has added this reading already when the others see it.
-        engine = ctx.engine
-        shared: dict[str, list[list[Any]]] = ctx.state.setdefault("rows", {}).setdefault(
-            engine.sliding_rows[rule.id], {}
-        )
-        rows = shared.setdefault(placed.sensor_id, [])
-        if engine.adds_rows[rule.id]:
-            if rows and t < rows[-1][0]:
-                rows.append(row)
-                rows.sort(key=row_time)
-            else:
-                rows.append(row)
-            keep_after = rows[-1][0] - size - grace
-            if rows[0][0] <= keep_after:
-                del rows[: bisect.bisect_right(rows, keep_after, key=row_time)]
-        if not rows:
-            return
-        latest = rows[-1][0]
-        # Rows are in time order: the window (latest - size, latest] is a tail of them.
-        current = rows[bisect.bisect_right(rows, latest - size, key=row_time) :]
-        aggregate = _aggregate(window.agg, list(map(row_value, current)))
-        _decide(ctx, rule, placed.sensor_id, entry, aggregate, latest, current)
-        return
-    hop = window.hop_s
-    open_windows: dict[str, list[Any]] = entry.setdefault("w", {})
-    late = False
-    # When the first open window closes, kept as windows open (the watermark pass recomputes it).
-    due = entry["due"] if "due" in entry else _due(open_windows, size, grace)
-    for k in range(math.floor((t - size) / hop) + 1, math.floor(t / hop) + 1):
-        start = k * hop
-        closes = start + size + grace
-        if closes <= watermark:
-            late = True  # the watermark passed that window's end and grace: it has closed
-            continue
-        record = open_windows.get(str(start))
-        if record is None:
-            record = open_windows[str(start)] = [0, 0.0, 0.0, value, value, []]
-            if due is None or closes < due:
-                due = closes
-        _add(record, row)
-    if late:
+        entry["due"] = due
+        if due is not None:
+            ctx.wake_at(due)
+
+    on_reading.__qualname__ = f"window:{rule_id}"
+    return on_reading
+
+
+class _WindowKeys:
+    """A window's key in the state is its start as text, the same for every sensor: a
+    reading's window is nearly always the previous reading's (readings arrive in time
+    order), so the text is made once per window rather than per reading."""
+
+    __slots__ = ("key", "start")
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.key = ""
+
+    def of(self, start: float) -> str:
+        if start != self.start:
+            self.start, self.key = start, str(start)
+        return self.key
+
+
+def _slide(
+    ctx: Context,
+    rule: WindowRule,
+    placed: Placed,
+    entry: dict[str, Any],
+    row: list[Any],
+    watermark: float,
+) -> None:
+    window = rule.window
+    size, grace, t = window.size_s, window.grace_s, row[0]
+    if t < watermark - grace:
         _late(ctx, rule)
-    entry["due"] = due
-    if due is not None:
-        ctx.wake_at(due)
+        return
+    # Shared with the rules over the same readings (Engine.sliding_rows); the first of
+    # them has added this reading already when the others see it.
+    engine = ctx.engine
+    shared: dict[str, list[list[Any]]] = ctx.state.setdefault("rows", {}).setdefault(
+        engine.sliding_rows[rule.id], {}
+    )
+    rows = shared.setdefault(placed.sensor_id, [])
+    if engine.adds_rows[rule.id]:
+        if rows and t < rows[-1][0]:
+            rows.append(row)
+            rows.sort(key=row_time)
+        else:
+            rows.append(row)
+        keep_after = rows[-1][0] - size - grace
+        if rows[0][0] <= keep_after:
+            del rows[: bisect.bisect_right(rows, keep_after, key=row_time)]
+    if not rows:
+        return
+    latest = rows[-1][0]
+    # Rows are in time order: the window (latest - size, latest] is a tail of them.
+    current = rows[bisect.bisect_right(rows, latest - size, key=row_time) :]
+    aggregate = _aggregate(window.agg, list(map(row_value, current)))
+    _decide(ctx, rule, placed.sensor_id, entry, aggregate, latest, current)
 
 
 def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> float | None:

@@ -162,15 +162,21 @@ class ReadingsStage:
                 grouped[key] = [one]
             else:
                 group.append(one)
-        kinds: dict[str, int] = {}
+        kinds: Counter[str] = Counter()
+        get = self.table.get
         for key, readings in grouped.items():
-            state: EngineState | None = self.table.get(key)
-            if state is not None:
+            state: EngineState | None = get(key)
+            if state is not None and "offsets" in state:
                 # A message read again after a crash: what this state has applied, it skips.
-                applied = state.get("offsets", {})
-                readings = [r for r in readings if applied.get(r.topic, -1) < (r.offset or 0)]
-                if not readings:
-                    continue
+                applied = state["offsets"]
+                if len(readings) == 1:
+                    one = readings[0]
+                    if applied.get(one.topic, -1) >= (one.offset or 0):
+                        continue
+                else:
+                    readings = [r for r in readings if applied.get(r.topic, -1) < (r.offset or 0)]
+                    if not readings:
+                        continue
             last = readings[-1]
             try:
                 state, alerts = engine.evaluate(state, readings)
@@ -190,11 +196,18 @@ class ReadingsStage:
                     key=key.encode(),
                 )
                 continue
-            self._count(state)
-            offsets = state.setdefault("offsets", {})
-            for one in readings:
-                offsets[one.topic] = one.offset
-                kinds[one.reading.kind] = kinds.get(one.reading.kind, 0) + 1
+            if "counters" in state:
+                self._count(state)
+            offsets = state.get("offsets")
+            if offsets is None:
+                offsets = state["offsets"] = {}
+            if len(readings) == 1:
+                offsets[last.topic] = last.offset
+                kinds[last.reading.kind] += 1
+            else:
+                for one in readings:
+                    offsets[one.topic] = one.offset
+                kinds.update(one.reading.kind for one in readings)
             state["partition"] = last.partition
             if alerts:
                 await self.outputs.publish(engine, alerts)
