@@ -115,12 +115,17 @@ def reading_handler(rule: WindowRule) -> Callable[[Context, WindowRule, Placed, 
         value = value_of(ctx, placed)
         if value is None:
             return
-        watermark = ctx.state["watermark"]
+        state = ctx.state
+        watermark = state["watermark"]
         if watermark is None:
             watermark = t
-        entry = ctx.rule_state(rule).get(placed.sensor_id)
+        held = state["rules"].get(rule_id)
+        if held is None:
+            held = state["rules"][rule_id] = {}
+        sensor_id = placed.reading.sensor_id
+        entry = held.get(sensor_id)
         if entry is None:
-            entry = ctx.rule_state(rule)[placed.sensor_id] = {}
+            entry = held[sensor_id] = {}
         remember_place(entry, placed)
         src = entry.get("src")
         if src is None or src[0] != placed.topic or src[1] != placed.partition:
@@ -134,7 +139,9 @@ def reading_handler(rule: WindowRule) -> Callable[[Context, WindowRule, Placed, 
         # When the first open window closes, kept as windows open (the watermark pass
         # recomputes it).
         due = entry["due"] if "due" in entry else _due(open_windows, size, grace)
-        for k in range(math.floor((t - size) / hop) + 1, math.floor(t / hop) + 1):
+        first, last = math.floor((t - size) / hop) + 1, math.floor(t / hop)
+        # A tumbling window's reading is in one window: the loop is for hopping ones.
+        for k in (first,) if first == last else range(first, last + 1):
             start = k * hop
             closes = start + size + grace
             if closes <= watermark:
