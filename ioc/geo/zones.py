@@ -8,7 +8,6 @@ names the feature and the field.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import shapely.geometry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from shapely.geometry.base import BaseGeometry
 
+from ioc.digest import content_digest
 from ioc.geo.schedule import Schedule
 from ioc.schemas.common import Slug
 
@@ -241,7 +241,7 @@ def parse_zones(data: bytes, source: str = "<zones>") -> ZoneSet:
         )
     if problems:
         raise ZoneSetError(source, problems)
-    version = hashlib.sha256(orjson.dumps(features, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
+    version = content_digest(features)
     name = document.get("name")
     return ZoneSet(
         zones=tuple(zones),

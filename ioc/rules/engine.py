@@ -10,13 +10,11 @@ numbers, strings), so a Faust table can hold it and a restarted worker resumes i
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-import orjson
-
+from ioc.digest import content_digest
 from ioc.rules import windows
 from ioc.rules.context import (
     Context,
@@ -286,16 +284,11 @@ def _rows_key(rule: WindowRule) -> str:
     """What a sliding window's rows depend on: the readings let through and what is kept."""
     w = rule.window
     when = rule.when.model_dump(mode="json")
-    return _digest({"when": when, "field": w.field, "size": w.size_s, "grace": w.grace_s})
+    return content_digest({"when": when, "field": w.field, "size": w.size_s, "grace": w.grace_s})
 
 
 def rule_digest(rule: AnyRule) -> str:
-    return _digest(rule.model_dump(mode="json", by_alias=True))
-
-
-def _digest(data: Any) -> str:
-    canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()[:12]
+    return content_digest(rule.model_dump(mode="json", by_alias=True))
 
 
 def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> None:

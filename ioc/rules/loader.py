@@ -3,17 +3,16 @@ line, the rule id and the field, and say what was expected."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 from pydantic import ValidationError
 
+from ioc.digest import content_digest
 from ioc.rules.model import RULE_TYPES, AnyRule, RuleFile
 
 DEFAULT_RULES = "lam-dong.yaml"
@@ -122,10 +121,7 @@ def _explain(
 
 
 def _ruleset(rules: Sequence[AnyRule], name: str, sources: tuple[str, ...]) -> RuleSet:
-    canonical = orjson.dumps(
-        [r.model_dump(mode="json", by_alias=True) for r in rules], option=orjson.OPT_SORT_KEYS
-    )
-    version = hashlib.sha256(canonical).hexdigest()[:12]
+    version = content_digest([r.model_dump(mode="json", by_alias=True) for r in rules])
     return RuleSet(tuple(rules), version, name, sources)
 
 
