@@ -118,23 +118,30 @@ def test_any_batch_size_gives_the_offline_engines_alerts(demo: list[Any], batch:
     assert outputs.dead, "the demo's malformed messages are dead-lettered"
 
 
-def test_a_batch_read_again_applies_and_dead_letters_nothing_twice(demo: list[Any]) -> None:
+def in_halves(
+    demo: list[Any],
+) -> tuple[Table, Outputs, ReadingsStage, list[SimpleNamespace], list[SimpleNamespace]]:
+    """A stage with its table and outputs, and the demo's messages in two halves."""
     table, outputs = Table(), Outputs()
-    readings = stage(table, outputs)
     msgs = messages(demo)
     half = len(msgs) // 2
+    return table, outputs, stage(table, outputs), msgs[:half], msgs[half:]
+
+
+def test_a_batch_read_again_applies_and_dead_letters_nothing_twice(demo: list[Any]) -> None:
+    _, outputs, readings, first, second = in_halves(demo)
 
     async def feed() -> None:
-        await readings.handle_batch(msgs[:half])
+        await readings.handle_batch(first)
         alerts, dead = len(outputs.alerts), len(outputs.dead)
-        await readings.handle_batch(msgs[:half])  # redelivered after a crash
+        await readings.handle_batch(first)  # redelivered after a crash
         assert (len(outputs.alerts), len(outputs.dead)) == (alerts, dead)
-        await readings.handle_batch(msgs[half:])
+        await readings.handle_batch(second)
 
     asyncio.run(feed())
     once = Outputs()
     single = stage(Table(), once)
-    asyncio.run(single.handle_batch(msgs))
+    asyncio.run(single.handle_batch(first + second))
     assert alert_keys(outputs.alerts) == alert_keys(once.alerts)
 
 
@@ -145,20 +152,17 @@ def test_a_state_ahead_of_its_partitions_mark_skips_what_it_has_applied(
     """The changelog may hold a state with the next batch's readings in it while the mark of
     that batch's offsets did not make it (ioc/streams/write_behind.py): read again, the batch
     changes nothing the states have applied."""
-    table, outputs = Table(), Outputs()
-    readings = stage(table, outputs)
-    msgs = messages(demo)
-    half = len(msgs) // 2
+    table, outputs, readings, first, second = in_halves(demo)
 
     async def feed() -> None:
-        await readings.handle_batch(msgs[:half])
+        await readings.handle_batch(first)
         marks = {k: v for k, v in table.items() if k.startswith("\x00applied:")}
-        await readings.handle_batch(msgs[half:])
+        await readings.handle_batch(second)
         alerts = len(outputs.alerts)
         states = orjson.dumps(without_wake(table), option=orjson.OPT_SORT_KEYS)
         table.update(marks)  # the marks as the first batch left them
-        for i in range(half, len(msgs), again):  # read again, in batches of `again`
-            await readings.handle_batch(msgs[i : i + again])
+        for i in range(0, len(second), again):  # read again, in batches of `again`
+            await readings.handle_batch(second[i : i + again])
         assert len(outputs.alerts) == alerts
         assert orjson.dumps(without_wake(table), option=orjson.OPT_SORT_KEYS) == states
 
