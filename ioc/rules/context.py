@@ -54,7 +54,8 @@ class Context:
     def wake_at(self, t: float) -> None:
         """Something of this state is due at event time t (a window closes, a sensor is
         silent): the watermark pass may skip the state until its watermark reaches the earliest
-        such time (state["wake"]; absent: not known, the next pass looks)."""
+        such time (state["wake"]; absent, or computed in another epoch (Engine.new_epoch): not
+        known, the next pass looks)."""
         state = self.state
         wake = state.get("wake", 0.0)
         if wake is None or t < wake:

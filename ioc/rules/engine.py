@@ -10,6 +10,7 @@ numbers, strings), so a Faust table can hold it and a restarted worker resumes i
 from __future__ import annotations
 
 import bisect
+import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,7 @@ class Engine:
         # The watermark pass skips a state with nothing due; False: every pass looks at every
         # rule the state holds (the reference the skipping is tested against).
         self.skip_quiet = skip_quiet
+        self.new_epoch()
         self.digests = {rule.id: rule_digest(rule) for rule in self.rules}
         self.by_id = {rule.id: rule for rule in self.rules}
         self.order = {rule.id: n for n, rule in enumerate(self.rules)}
@@ -119,6 +121,13 @@ class Engine:
                 key = _rows_key(rule)
                 self.adds_rows[rule.id] = key not in self.sliding_rows.values()
                 self.sliding_rows[rule.id] = key
+
+    def new_epoch(self) -> None:
+        """Trust no state's wake time computed before now: a state's wake is trusted only if
+        this engine computed it in the current epoch. A worker starts one whenever partitions
+        are assigned to it, since their states may have been evaluated elsewhere in between,
+        by a version of ioc that keeps the wake time without maintaining it."""
+        self.epoch = secrets.token_hex(6)
 
     def evaluate(
         self, state: EngineState | None, readings: Iterable[Placed]
@@ -217,7 +226,11 @@ class Engine:
         if watermark is None:
             return
         wake = state.get("wake", 0.0)
-        if self.skip_quiet and (wake is None or watermark < wake - WAKE_MARGIN_S):
+        if (
+            self.skip_quiet
+            and state.get("wake_of") == self.epoch
+            and (wake is None or watermark < wake - WAKE_MARGIN_S)
+        ):
             return  # nothing of this state is due yet (Context.wake_at)
         held: dict[str, Any] = state["rules"]
         handlers = self.on_watermark
@@ -231,6 +244,7 @@ class Engine:
             if due is not None and (wake is None or due < wake):
                 wake = due
         state["wake"] = wake
+        state["wake_of"] = self.epoch
 
 
 _OnReading = Callable[[Context, Any, Placed, float], None]
@@ -349,7 +363,6 @@ def _seen(ctx: Context, rule: AbsenceRule, placed: Placed, t: float) -> None:
         _silent(ctx, rule, t, only=placed.sensor_id)
     if seen is None or t > seen:
         entry["seen"] = t
-        ctx.wake_at(t + rule.after.total_seconds())
     remember_place(entry, placed)
     status = Status.from_record(entry.get("status"))
     if status.firing:
@@ -368,6 +381,8 @@ def _seen(ctx: Context, rule: AbsenceRule, placed: Placed, t: float) -> None:
                 [evidence_of(placed, "last_seen", placed.ts.isoformat())],
             )
         entry["status"] = status.to_record()
+    # Due again `after` the latest reading, also when this one was older or resolved a silence.
+    ctx.wake_at(entry["seen"] + rule.after.total_seconds())
 
 
 def _silent(

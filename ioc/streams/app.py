@@ -215,6 +215,11 @@ def _add_stages(
     correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
     _add_incidents(app, settings, servers, metrics, outputs)
 
+    async def assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        rulebook.new_epoch()
+
+    app.on_partitions_assigned.connect(cast(Any, assigned))
+
     def release(message: Any) -> None:
         """A held sensor message's acknowledgement, once its batch's state is written (what
         Faust's stream would do, had it not been held: the offset, then the sensors)."""

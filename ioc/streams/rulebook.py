@@ -57,6 +57,11 @@ class Rulebook:
             self._ready = asyncio.Event()
         return self._ready
 
+    def new_epoch(self) -> None:
+        """Partitions were assigned: their states may have been evaluated by another worker
+        since this one last saw them (Engine.new_epoch)."""
+        self.engine.new_epoch()
+
     def _engine(self, ruleset: RuleSet) -> Engine:
         return Engine(ruleset, self.zoneset_version, self.clock, correlation=False)
 
