@@ -61,7 +61,8 @@ class MissingPMError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Level:
-    """One row of the level table: AQI range, names, colour."""
+    """One row of the level table: AQI range, names, colour (`colour` is the English name, as
+    machine-readable output carries it; `colour_vi` the one QĐ 1459/QĐ-TCMT prints)."""
 
     low: int
     high: int
@@ -69,18 +70,22 @@ class Level:
     en: str
     colour: str
     rgb: tuple[int, int, int]
+    colour_vi: str
 
     def name(self, lang: Lang = "vi") -> str:
         return self.vi if lang == "vi" else self.en
 
+    def colour_name(self, lang: Lang = "vi") -> str:
+        return self.colour_vi if lang == "vi" else self.colour
+
 
 LEVELS: Final[tuple[Level, ...]] = (
-    Level(0, 50, "Tốt", "Good", "green", (0, 228, 0)),
-    Level(51, 100, "Trung bình", "Moderate", "yellow", (255, 255, 0)),
-    Level(101, 150, "Kém", "Poor", "orange", (255, 126, 0)),
-    Level(151, 200, "Xấu", "Bad", "red", (255, 0, 0)),
-    Level(201, 300, "Rất xấu", "Very bad", "purple", (143, 63, 151)),
-    Level(301, 500, "Nguy hại", "Hazardous", "maroon", (126, 0, 35)),
+    Level(0, 50, "Tốt", "Good", "green", (0, 228, 0), "xanh"),
+    Level(51, 100, "Trung bình", "Moderate", "yellow", (255, 255, 0), "vàng"),
+    Level(101, 150, "Kém", "Poor", "orange", (255, 126, 0), "da cam"),
+    Level(151, 200, "Xấu", "Bad", "red", (255, 0, 0), "đỏ"),
+    Level(201, 300, "Rất xấu", "Very bad", "purple", (143, 63, 151), "tím"),
+    Level(301, 500, "Nguy hại", "Hazardous", "maroon", (126, 0, 35), "nâu"),
 )
 
 

@@ -21,7 +21,7 @@ from ioc.cli.common import CommandError
 
 HELP = "compute the Vietnamese air-quality index VN_AQI (Decision 1459/QĐ-TCMT)"
 _LEVEL_ROWS = "\n".join(
-    f"  {lv.low:>3}-{lv.high:<3}  {lv.vi} / {lv.en}, {lv.colour}" for lv in LEVELS
+    f"  {lv.low:>3}-{lv.high:<3}  {lv.vi} / {lv.en}, {lv.colour_vi} / {lv.colour}" for lv in LEVELS
 )
 DESCRIPTION = f"""\
 Compute VN_AQI, Vietnam's air-quality index (Decision 1459/QĐ-TCMT, 2019), from concentrations
@@ -181,7 +181,7 @@ def _table(result: AqiResult, lang: Lang) -> list[str]:
     r, g, b = lv.rgb
     lines.append("")
     lines.append(
-        f"VN_AQI {result.aqi}: {lv.name(lang)}, {lv.colour} ({r},{g},{b}); "
+        f"VN_AQI {result.aqi}: {lv.name(lang)}, {lv.colour_name(lang)} ({r},{g},{b}); "
         f"{text['dominant']} (*) {DISPLAY_NAMES[result.dominant]}"
     )
     return lines
