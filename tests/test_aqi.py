@@ -137,29 +137,30 @@ def test_overall_index_rounds_half_up_not_to_even() -> None:
 
 
 @pytest.mark.parametrize(
-    ("aqi", "vi", "en", "colour", "rgb", "colour_vi"),
+    ("low", "high", "vi", "en", "colour", "rgb", "colour_vi"),
     [
-        (0, "Tốt", "Good", "green", (0, 228, 0), "xanh"),
-        (50, "Tốt", "Good", "green", (0, 228, 0), "xanh"),
-        (51, "Trung bình", "Moderate", "yellow", (255, 255, 0), "vàng"),
-        (100, "Trung bình", "Moderate", "yellow", (255, 255, 0), "vàng"),
-        (101, "Kém", "Poor", "orange", (255, 126, 0), "da cam"),
-        (150, "Kém", "Poor", "orange", (255, 126, 0), "da cam"),
-        (151, "Xấu", "Bad", "red", (255, 0, 0), "đỏ"),
-        (200, "Xấu", "Bad", "red", (255, 0, 0), "đỏ"),
-        (201, "Rất xấu", "Very bad", "purple", (143, 63, 151), "tím"),
-        (300, "Rất xấu", "Very bad", "purple", (143, 63, 151), "tím"),
-        (301, "Nguy hại", "Hazardous", "maroon", (126, 0, 35), "nâu"),
-        (500, "Nguy hại", "Hazardous", "maroon", (126, 0, 35), "nâu"),
+        (0, 50, "Tốt", "Good", "green", (0, 228, 0), "xanh"),
+        (51, 100, "Trung bình", "Moderate", "yellow", (255, 255, 0), "vàng"),
+        (101, 150, "Kém", "Poor", "orange", (255, 126, 0), "da cam"),
+        (151, 200, "Xấu", "Bad", "red", (255, 0, 0), "đỏ"),
+        (201, 300, "Rất xấu", "Very bad", "purple", (143, 63, 151), "tím"),
+        (301, 500, "Nguy hại", "Hazardous", "maroon", (126, 0, 35), "nâu"),
     ],
 )
 def test_levels(
-    aqi: int, vi: str, en: str, colour: str, rgb: tuple[int, int, int], colour_vi: str
+    low: int,
+    high: int,
+    vi: str,
+    en: str,
+    colour: str,
+    rgb: tuple[int, int, int],
+    colour_vi: str,
 ) -> None:
-    lv = level(aqi)
-    assert (lv.vi, lv.en, lv.colour, lv.rgb) == (vi, en, colour, rgb)
-    assert (lv.colour_name("vi"), lv.colour_name("en")) == (colour_vi, colour)
-    assert (lv.name("vi"), lv.name("en")) == (vi, en)
+    for aqi in (low, high):  # both ends of the band
+        lv = level(aqi)
+        assert (lv.vi, lv.en, lv.colour, lv.rgb) == (vi, en, colour, rgb)
+        assert (lv.name("vi"), lv.name("en")) == (vi, en)
+        assert (lv.colour_name("vi"), lv.colour_name("en")) == (colour_vi, colour)
 
 
 @pytest.mark.parametrize("aqi", [-1, 501])
