@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import promql_parser
 import pytest
 import yaml
 
@@ -234,3 +235,54 @@ def test_every_metric_the_dashboard_plots_is_one_the_worker_exports(
     k8s_ds = yaml.safe_load(provisioning["data"]["datasources.yml"])
     for datasources in (compose_ds, k8s_ds):
         assert uids == {d["uid"] for d in datasources["datasources"]}
+
+
+def _prometheus_config_map(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    (found,) = [
+        d
+        for d in manifests
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "ioc-prometheus"
+    ]
+    return found
+
+
+def _alert_rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text("utf-8"))
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def test_alert_rules_parse_and_say_what_to_do() -> None:
+    rules = _alert_rules()
+    assert {r["alert"] for r in rules} >= {"IocWorkerDown", "IocReadingsStopped", "IocSinkFailing"}
+    for rule in rules:
+        promql_parser.parse(rule["expr"])  # raises on what Prometheus would refuse
+        if "for" in rule:
+            promql_parser.parse_duration(rule["for"])
+        assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        assert rule["annotations"]["description"], rule["alert"]
+
+
+def test_alert_rules_watch_metrics_and_a_job_that_exist(manifests: list[dict[str, Any]]) -> None:
+    exprs = [rule["expr"] for rule in _alert_rules()]
+    used = {name for expr in exprs for name in re.findall(r"\bioc_\w+", expr)}
+    assert used <= _exported_names(), sorted(used - _exported_names())
+    jobs = {job for expr in exprs for job in re.findall(r'job="([^"]+)"', expr)}
+    config_map = _prometheus_config_map(manifests)
+    compose_config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text("utf-8"))
+    k8s_config = yaml.safe_load(config_map["data"]["prometheus.yml"])
+    for config in (compose_config, k8s_config):
+        assert jobs == {job["job_name"] for job in config["scrape_configs"]}
+        assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_both_prometheuses_load_the_same_alert_rules(
+    compose: dict[str, Any], manifests: list[dict[str, Any]]
+) -> None:
+    text = (ROOT / "deploy/prometheus/alerts.yml").read_text("utf-8")
+    config_map = _prometheus_config_map(manifests)
+    assert config_map["data"]["alerts.yml"] == text
+    # Compose mounts the rules next to the configuration that names them.
+    mounts = compose["services"]["prometheus"]["volumes"]
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
