@@ -286,3 +286,30 @@ def test_both_prometheuses_load_the_same_alert_rules(
     mounts = compose["services"]["prometheus"]["volumes"]
     assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+def test_series_the_alert_rules_select_exist_from_a_workers_start() -> None:
+    """A histogram bucket an alert reads is one the worker has (`le` as prometheus_client
+    writes it), and a counter an alert watches for an increase is there at 0 before its first
+    event (a series that first appears at 1 has no increase)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from ioc.streams.metrics import Metrics
+
+    registry = CollectorRegistry()
+    Metrics.create(registry)
+    exported = generate_latest(registry).decode()
+    exprs = " ".join(rule["expr"] for rule in _alert_rules())
+    selectors = re.findall(r"(ioc_\w+)\{([^}]*)\}", exprs)
+    assert selectors, "the rules select labelled series"
+    for name, labels in selectors:
+        wanted = re.findall(r'(\w+)="([^"]*)"', labels)  # equality matchers only
+        if not wanted:
+            continue  # `!=`: no series is the same as none selected
+        present = [
+            line
+            for line in exported.splitlines()
+            if line.startswith(name + "{")
+            and all(f'{key}="{value}"' in line for key, value in wanted)
+        ]
+        assert present, f"{name}{{{labels}}} is not exported by a worker that has just started"

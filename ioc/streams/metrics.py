@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+RULESET_LOAD_RESULTS = ("accepted", "rejected")
+
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
@@ -26,6 +28,15 @@ class Metrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
+        metrics = cls._create(registry)
+        # Both outcomes exported from the start, at 0: a counter series that first appears at
+        # 1 has no increase to alert on (deploy/prometheus/alerts.yml, IocRuleSetRejected).
+        for result in RULESET_LOAD_RESULTS:
+            metrics.ruleset_loads.labels(result)
+        return metrics
+
+    @classmethod
+    def _create(cls, registry: CollectorRegistry) -> Metrics:
         return cls(
             messages=Counter(
                 "ioc_messages",
@@ -90,7 +101,7 @@ class Metrics:
             latency=Histogram(
                 "ioc_event_to_incident_seconds",
                 "From the event time of an alert's evidence to its incident being published",
-                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
                 registry=registry,
             ),
             sink_writes=Counter(
