@@ -1,10 +1,12 @@
 """The rule engine: `evaluate(state, readings) -> (state, alerts)`, pure and deterministic.
 
 No Kafka, no clocks unless given one, no globals: the same rules and readings give the same
-alerts in a Faust agent, in `ioc rules test` and in a unit test. All reasoning is in event
-time; the watermark is the latest event time seen, and it is what closes windows, detects
-silent sensors and forgets departed objects. The state is plain JSON-able data (dicts, lists,
-numbers, strings), so a Faust table can hold it and a restarted worker resumes it.
+alerts in a Faust agent, in `ioc rules test` and in a unit test (and the same state, but for
+"wake_of", the epoch of the engine that last computed the state's wake time: new_epoch). All
+reasoning is in event time; the watermark is the latest event time seen, and it is what closes
+windows, detects silent sensors and forgets departed objects. The state is plain JSON-able
+data (dicts, lists, numbers, strings), so a Faust table can hold it and a restarted worker
+resumes it.
 """
 
 from __future__ import annotations
