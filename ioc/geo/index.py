@@ -182,11 +182,11 @@ class ZoneIndex:
             ):
                 known[point] = (district, zones)
         # A NaN is not equal to itself: such a point is not found again, it is looked up.
-        return [known.get(p) or self._place_one(p) for p in points]
+        return [known.get(p) or self._place_one(*p) for p in points]
 
-    def _place_one(self, point: tuple[float, float]) -> tuple[str | None, tuple[Zone, ...]]:
-        placement = self.locate([point[0]], [point[1]])
-        return placement.district[0], tuple(placement.zones_of(0))
+    def _place_one(self, lat: float, lon: float) -> tuple[str | None, tuple[Zone, ...]]:
+        district, zones = self.locate_one(lat, lon)
+        return district, tuple(zones)
 
     def locate_one(self, lat: float, lon: float) -> tuple[str | None, list[Zone]]:
         placement = self.locate([lat], [lon])

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from ioc.rules.health import PLAUSIBLE, STALE_AFTER_S, downgrade, plausible
+from ioc.rules.health import STALE_AFTER_S, downgrade, plausible
 from ioc.rules.model import AnyRule, When
 from ioc.rules.status import Status, Transition
 from ioc.rules.values import Placed, value_of
@@ -31,6 +31,13 @@ def new_state() -> EngineState:
     return {"watermark": None, "rules": {}, "counters": {}}
 
 
+def sooner(a: float | None, b: float | None) -> float | None:
+    """The earlier of two times something is due; None is never."""
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
+
+
 def epoch(ts: datetime) -> float:
     return ts.timestamp()
 
@@ -49,7 +56,11 @@ class Context:
 
     def rule_state(self, rule: AnyRule) -> dict[str, Any]:
         rules: dict[str, dict[str, Any]] = self.state["rules"]
-        return rules.setdefault(rule.id, {})
+        # get before setdefault: asked per reading, and setdefault builds a dict every time.
+        held = rules.get(rule.id)
+        if held is None:
+            held = rules[rule.id] = {}
+        return held
 
     def wake_at(self, t: float) -> None:
         """Something of this state is due at event time t (a window closes, a sensor is
@@ -187,28 +198,6 @@ def usable(ctx: Context, placed: Placed, name: str) -> float | None:
         ctx.count("implausible")
         return None
     return value
-
-
-def usable_value(name: str) -> Callable[[Context, Placed], float | None]:
-    """`usable` for one field, with what it looks up chosen once: a rule asks it per reading."""
-    bounds = PLAUSIBLE.get(name)
-    if bounds is None:
-        return lambda ctx, placed: value_of(placed.reading, name)
-    low, high = bounds
-
-    def usable_one(ctx: Context, placed: Placed) -> float | None:
-        value = value_of(placed.reading, name)
-        if value is not None and not low <= value <= high:
-            ctx.count("implausible")
-            return None
-        return value
-
-    return usable_one
-
-
-def event_value(name: str) -> Callable[[Context, Placed], float | None]:
-    """An event field (an accident, an analytic) counts 1 when the reading has it."""
-    return lambda ctx, placed: 1.0 if getattr(placed.reading, name, None) else None
 
 
 def observe(

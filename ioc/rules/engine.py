@@ -30,6 +30,7 @@ from ioc.rules.context import (
     remember_place,
     row_time,
     row_value,
+    sooner,
     usable,
     utc,
     zones_matching,
@@ -242,9 +243,7 @@ class Engine:
             ids.sort(key=self.order.__getitem__)
         wake = None
         for rule_id in ids:
-            due = handlers[rule_id](ctx, self.by_id[rule_id], float(watermark))
-            if due is not None and (wake is None or due < wake):
-                wake = due
+            wake = sooner(wake, handlers[rule_id](ctx, self.by_id[rule_id], float(watermark)))
         state["wake"] = wake
         state["wake_of"] = self.epoch
 
@@ -348,8 +347,8 @@ def _quiet_again(ctx: Context, rule: ThresholdRule, watermark: float) -> float |
                 rule, subject, "resolve", watermark, episode, None, [], **last_place(entry)
             )
             entry["status"] = status.to_record()
-        elif wake is None or status.last_fired + clear_s < wake:
-            wake = status.last_fired + clear_s
+        else:
+            wake = sooner(wake, status.last_fired + clear_s)
     return wake
 
 
@@ -401,8 +400,7 @@ def _silent(
         status = Status.from_record(entry.get("status"))
         if status.firing:
             continue  # until the sensor speaks again
-        if wake is None or seen + after < wake:
-            wake = seen + after  # due again while it has not fired (a hold may be pending)
+        wake = sooner(wake, seen + after)  # due again while it has not fired (a hold may wait)
         if watermark - seen <= after:
             continue
         # The sensor went silent at seen + after: that is the alert's event time.
@@ -546,8 +544,8 @@ def _forget(ctx: Context, rule: GeofenceRule, watermark: float) -> float | None:
             continue
         if watermark - entry["seen"] > expire:
             gone.append(key)
-        elif wake is None or entry["seen"] + expire < wake:
-            wake = entry["seen"] + expire
+        else:
+            wake = sooner(wake, entry["seen"] + expire)
     for key in gone:
         entry = states.pop(key)
         for zone in entry["in"]:

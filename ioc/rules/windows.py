@@ -17,12 +17,12 @@ from typing import Any
 from ioc.durations import format_duration
 from ioc.rules.context import (
     Context,
-    event_value,
     observe,
     remember_place,
     row_time,
     row_value,
-    usable_value,
+    sooner,
+    usable,
     utc,
 )
 from ioc.rules.model import EVENT_FIELDS, WindowRule
@@ -106,8 +106,19 @@ def reading_handler(rule: WindowRule) -> Callable[[Context, WindowRule, Placed, 
     window = rule.window
     size, grace, hop = window.size_s, window.grace_s, window.hop_s
     field = window.field
-    value_of = event_value(field) if field in EVENT_FIELDS else usable_value(field)
     rule_id = rule.id
+
+    if field in EVENT_FIELDS:
+
+        def value_of(ctx: Context, placed: Placed) -> float | None:
+            # An event (an accident, an analytic) counts 1.
+            return 1.0 if getattr(placed.reading, field, None) else None
+
+    else:
+
+        def value_of(ctx: Context, placed: Placed) -> float | None:
+            return usable(ctx, placed, field)
+
     sliding = window.type == "sliding"
     keys = _WindowKeys()
 
@@ -115,13 +126,10 @@ def reading_handler(rule: WindowRule) -> Callable[[Context, WindowRule, Placed, 
         value = value_of(ctx, placed)
         if value is None:
             return
-        state = ctx.state
-        watermark = state["watermark"]
+        watermark = ctx.state["watermark"]
         if watermark is None:
             watermark = t
-        held = state["rules"].get(rule_id)
-        if held is None:
-            held = state["rules"][rule_id] = {}
+        held = ctx.rule_state(rule)
         sensor_id = placed.reading.sensor_id
         entry = held.get(sensor_id)
         if entry is None:
@@ -237,9 +245,7 @@ def on_watermark(ctx: Context, rule: WindowRule, watermark: float) -> float | No
                 aggregate = _closed_aggregate(window.agg, record)
                 _decide(ctx, rule, sensor_id, entry, aggregate, float(key) + size, record[_ROWS])
             entry["due"] = _due(open_windows, size, grace)
-        due = entry.get("due")
-        if due is not None and (wake is None or due < wake):
-            wake = due
+        wake = sooner(wake, entry.get("due"))
     return wake
 
 

@@ -28,16 +28,7 @@ class Metrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
-        metrics = cls._create(registry)
-        # Both outcomes exported from the start, at 0: a counter series that first appears at
-        # 1 has no increase to alert on (deploy/prometheus/alerts.yml, IocRuleSetRejected).
-        for result in RULESET_LOAD_RESULTS:
-            metrics.ruleset_loads.labels(result)
-        return metrics
-
-    @classmethod
-    def _create(cls, registry: CollectorRegistry) -> Metrics:
-        return cls(
+        metrics = cls(
             messages=Counter(
                 "ioc_messages",
                 "Sensor-topic messages read, by topic",
@@ -117,3 +108,8 @@ class Metrics:
                 registry=registry,
             ),
         )
+        # Both outcomes exported from the start, at 0: a counter series that first appears at
+        # 1 has no increase to alert on (deploy/prometheus/alerts.yml, IocRuleSetRejected).
+        for result in RULESET_LOAD_RESULTS:
+            metrics.ruleset_loads.labels(result)
+        return metrics

@@ -169,14 +169,9 @@ class ReadingsStage:
             if state is not None and "offsets" in state:
                 # A message read again after a crash: what this state has applied, it skips.
                 applied = state["offsets"]
-                if len(readings) == 1:
-                    one = readings[0]
-                    if applied.get(one.topic, -1) >= (one.offset or 0):
-                        continue
-                else:
-                    readings = [r for r in readings if applied.get(r.topic, -1) < (r.offset or 0)]
-                    if not readings:
-                        continue
+                readings = [r for r in readings if applied.get(r.topic, -1) < (r.offset or 0)]
+                if not readings:
+                    continue
             last = readings[-1]
             try:
                 state, alerts = engine.evaluate(state, readings)
@@ -201,13 +196,9 @@ class ReadingsStage:
             offsets = state.get("offsets")
             if offsets is None:
                 offsets = state["offsets"] = {}
-            if len(readings) == 1:
-                offsets[last.topic] = last.offset
-                kinds[last.reading.kind] += 1
-            else:
-                for one in readings:
-                    offsets[one.topic] = one.offset
-                kinds.update(one.reading.kind for one in readings)
+            for one in readings:
+                offsets[one.topic] = one.offset
+            kinds.update(one.reading.kind for one in readings)
             state["partition"] = last.partition
             if alerts:
                 await self.outputs.publish(engine, alerts)
