@@ -10,13 +10,14 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 
 LINT_PATHS := $(wildcard ioc simulators tests bench scripts)
 
-.PHONY: help demo test lint typecheck unit bench clean
+.PHONY: help demo test lint typecheck unit bench clean kafka-jars test-deps
 
 help:
 	@echo "make demo   run the whole system on this machine (embedded broker, worker, ...); Ctrl-C stops it"
 	@echo "make test   lint, type-check and run the whole test suite (integration tests start a real broker)"
 	@echo "make lint   ruff and mypy only"
 	@echo "make bench  run the benchmarks in bench/ (by hand; results go to bench/results/)"
+	@echo "make test-deps  install the servers the tests start (Debian, as root: PostgreSQL, Mosquitto, kcat, Java, Kafka)"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 not found; install it or pass PYTHON=..." >&2; exit 1; }
@@ -33,8 +34,20 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy ioc simulators
 
-test: lint
+test: lint kafka-jars
 	$(BIN)/python -m pytest
+
+# The servers the integration tests start for themselves (tests/services): Debian's packages
+# need root; Apache Kafka's jars come from Maven Central into ~/.cache/ioc (no root needed).
+test-deps:
+	scripts/install-test-deps.sh
+
+kafka-jars:
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+	  scripts/fetch-kafka.sh >/dev/null; \
+	else \
+	  echo "note: no Java or Maven here: the Apache Kafka tests will skip (make test-deps)"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

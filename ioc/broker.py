@@ -86,11 +86,11 @@ def port_is_free(host: str, port: int) -> bool:
         return True
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Runs in the child between fork and exec: ask the kernel to SIGTERM it when we die."""
+def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
+    """Runs in the child between fork and exec: ask the kernel to send it `sig` when we die."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
     # The parent may have died before prctl took effect.
     if os.getppid() != parent_pid:
         os._exit(1)
@@ -180,7 +180,7 @@ class EmbeddedBroker:
             # Its own session: a Ctrl-C meant for the foreground job must not kill the broker
             # before the workers that use it have committed and stopped.
             start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(parent),
+            preexec_fn=lambda: die_with_parent(parent),
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
 

@@ -1,14 +1,15 @@
-"""Shared fixtures: one embedded broker for the whole session, and helpers to use it."""
+"""Shared fixtures: the servers the suite starts for itself (the embedded broker, Apache
+Kafka, PostgreSQL, Mosquitto; see `tests/services`), and helpers to use them."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +19,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from ioc.broker import EmbeddedBroker, free_port
 from ioc.settings import Settings
 from tests.procs import children_running_binary
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
+from tests.services import kafka as kafka_service
+from tests.services.availability import in_ci, unavailable
+from tests.services.kafka import KafkaCluster
+from tests.services.mosquitto import MosquittoBroker
+from tests.services.postgres import PostgresServer
 
 # Short group timeouts: Tansu answers a group's first join after half the session timeout.
 TEST_SESSION_TIMEOUT = "6"
 TEST_HEARTBEAT = "0.5"
-
-
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip when a service is unreachable on a user's machine; fail in CI, where it must run."""
-    try:
-        socket.create_connection((host, port), timeout=2).close()
-    except OSError as exc:
-        message = f"{name} is not reachable on {host}:{port} ({exc})"
-        if in_ci():
-            pytest.fail(f"{message}; CI must provide it")
-        pytest.skip(message)
 
 
 def wait_for(
@@ -62,12 +52,107 @@ def wait_for(
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """The embedded broker (Tansu), one for the whole session."""
     embedded = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("broker-logs"))
     embedded.start()
     try:
         yield embedded
     finally:
         embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_home() -> Path:
+    found = kafka_service.home()
+    if found is None:
+        unavailable(
+            f"Apache Kafka {kafka_service.version()} is not in the cache "
+            "(scripts/fetch-kafka.sh puts it there)"
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def apache_kafka(kafka_home: Path) -> Iterator[KafkaCluster]:
+    """A single-node Apache Kafka (KRaft), one for the whole session."""
+    cluster = KafkaCluster(kafka_home, nodes=1).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(kafka_home: Path) -> Iterator[KafkaCluster]:
+    """Three Apache Kafka nodes: replication factor 3, min.insync.replicas 2. A test that
+    stops a node starts it again before it ends."""
+    cluster = KafkaCluster(kafka_home, nodes=3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUnderTest:
+    """The broker a test runs on: the embedded one, or Apache Kafka."""
+
+    kind: str  # "tansu" | "kafka"
+    servers: list[str]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(self.servers)
+
+    @property
+    def url(self) -> str:
+        """As IOC_BROKER takes it."""
+        return ";".join(f"kafka://{server}" for server in self.servers)
+
+
+# A test that runs on both brokers: `@on_both_brokers` and the fixture `any_broker` (which the
+# fixtures `ioc_env` and `kafka` follow). `pytest -m kafka` selects the Apache Kafka runs.
+on_both_brokers = pytest.mark.parametrize(
+    "any_broker", ["tansu", pytest.param("kafka", marks=pytest.mark.kafka)], indirect=True
+)
+
+
+@pytest.fixture
+def any_broker(request: pytest.FixtureRequest) -> BrokerUnderTest:
+    kind = getattr(request, "param", "tansu")
+    if kind == "tansu":
+        embedded: EmbeddedBroker = request.getfixturevalue("broker")
+        return BrokerUnderTest("tansu", [embedded.bootstrap])
+    cluster: KafkaCluster = request.getfixturevalue("apache_kafka")
+    return BrokerUnderTest("kafka", cluster.bootstrap.split(","))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """The suite's own PostgreSQL server, on a free port."""
+    try:
+        server = PostgresServer()
+    except FileNotFoundError as exc:
+        unavailable(str(exc))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def mosquitto() -> Iterator[MosquittoBroker]:
+    """The suite's own Mosquitto broker, on a free port."""
+    try:
+        server = MosquittoBroker()
+    except FileNotFoundError as exc:
+        unavailable(str(exc))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 class Kafka:
@@ -160,17 +245,17 @@ class Kafka:
         return asyncio.run(run())
 
 
-@pytest.fixture(scope="session")
-def kafka(broker: EmbeddedBroker) -> Kafka:
-    return Kafka(broker.bootstrap)
+@pytest.fixture
+def kafka(any_broker: BrokerUnderTest) -> Kafka:
+    return Kafka(any_broker.bootstrap)
 
 
 @pytest.fixture
-def ioc_env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
-    """Environment for an `ioc` subprocess on the session broker, with its own data dir."""
+def ioc_env(any_broker: BrokerUnderTest, tmp_path: Path) -> dict[str, str]:
+    """Environment for an `ioc` subprocess on the test's broker, with its own data dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     env.update(
-        IOC_BROKER=f"kafka://{broker.bootstrap}",
+        IOC_BROKER=any_broker.url,
         IOC_DATA_DIR=str(tmp_path / "data"),
         IOC_WEB_PORT=str(free_port()),
         IOC_SESSION_TIMEOUT=TEST_SESSION_TIMEOUT,
@@ -180,6 +265,17 @@ def ioc_env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+def pipeline_env(ioc_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """A worker's environment for a whole scenario: its own topics, three sinks."""
+    return {
+        **ioc_env,
+        "IOC_TOPIC_PREFIX": f"e2e{time.monotonic_ns()}.",
+        "IOC_SINKS": f"sqlite://;kafka://;file://{tmp_path / 'out' / 'incidents.jsonl'}",
+        "IOC_ACK_SLA": "",  # escalation runs on the wall clock: kept out of the count here
+    }
 
 
 @pytest.fixture
@@ -201,11 +297,16 @@ def settings(clean_env: Path) -> Settings:
 IOC = [sys.executable, "-m", "ioc"]
 
 
+# The programs of the servers the suite starts: none may outlive the test session.
+SERVER_PROGRAMS = ("tansu", "java", "postgres", "mosquitto")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # After every fixture is torn down: no broker may outlive the test session.
-    leftovers = children_running_binary("tansu")
+    # After every fixture is torn down.
+    leftovers = {name: children_running_binary(name) for name in SERVER_PROGRAMS}
+    leftovers = {name: pids for name, pids in leftovers.items() if pids}
     if leftovers:
-        print(f"\nbroker processes left behind: {leftovers}", file=sys.stderr)
+        print(f"\nserver processes left behind: {leftovers}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

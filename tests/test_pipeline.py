@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,16 +152,6 @@ def start_flow(env: dict[str, str], kafka: Kafka, records: list[Record]) -> None
         by_topic[f"{prefix}{record.topic}"].append((record.key, record.value))
     for topic, items in by_topic.items():
         kafka.produce(topic, items)
-
-
-@pytest.fixture
-def pipeline_env(ioc_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return {
-        **ioc_env,
-        "IOC_TOPIC_PREFIX": f"e2e{time.monotonic_ns()}.",
-        "IOC_SINKS": f"sqlite://;kafka://;file://{tmp_path / 'out' / 'incidents.jsonl'}",
-        "IOC_ACK_SLA": "",  # escalation runs on the wall clock: kept out of the count here
-    }
 
 
 def test_a_scenario_becomes_exactly_the_expected_incidents_everywhere(

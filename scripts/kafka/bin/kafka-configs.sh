@@ -1,0 +1,3 @@
+#!/bin/bash
+# Kafka's own kafka-configs.sh: runs org.apache.kafka.tools.ConfigCommand with the jars in ../libs.
+exec "$(dirname "${BASH_SOURCE[0]}")/kafka-run-class.sh" org.apache.kafka.tools.ConfigCommand "$@"
