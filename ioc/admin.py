@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthenticationFailed
 from aiokafka.structs import OffsetAndMetadata
 
 from ioc import kafka_security
@@ -24,6 +25,18 @@ from ioc.topics import TopicSpec
 
 class BrokerUnavailable(Exception):
     """The broker did not answer a metadata request in time."""
+
+
+# TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED: the user may not create topics.
+NOT_AUTHORISED = (29, 31)
+
+
+class TopicsNotAuthorised(Exception):
+    """The user may not create these topics (or may not see that they exist)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(f"not authorised to create {', '.join(names)}")
+        self.names = list(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +76,36 @@ def _accepts_connections(servers: Sequence[str]) -> bool:
     return False
 
 
+class AuthenticationFailed(BrokerUnavailable):
+    """The broker refused this user's credentials: trying again will not help."""
+
+
+async def _refused_credentials(servers: Sequence[str]) -> str | None:
+    """Why the broker refuses our SASL credentials, or None. aiokafka's clients only say that
+    they could not bootstrap; one bare connection tells an authentication failure apart."""
+    security = kafka_security.current()
+    if not security.sasl:
+        return None
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        try:
+            options = security.aiokafka()
+            conn = await create_conn(host, int(port), request_timeout_ms=5000, **options)
+        except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
+            return (
+                f"the broker {server} refused user {security.username}: {exc} "
+                "(a wrong password, or no such user)"
+            )
+        except (KafkaError, OSError):
+            continue
+        conn.close()
+        return None
+    return None
+
+
 async def wait_until_ready(servers: Sequence[str], within: float) -> None:
-    """Return once the broker answers a metadata request; BrokerUnavailable after `within` s."""
+    """Return once the broker answers a metadata request; BrokerUnavailable after `within` s,
+    AuthenticationFailed at once when it refuses our credentials."""
     deadline = time.monotonic() + within
     last: Exception | None = None
     delay = 0.05
@@ -77,6 +118,9 @@ async def wait_until_ready(servers: Sequence[str], within: float) -> None:
             last = ConnectionRefusedError(f"nothing listens on {','.join(servers)}")
         except (KafkaError, OSError) as exc:
             last = exc
+            refused = await _refused_credentials(servers)
+            if refused is not None:
+                raise AuthenticationFailed(refused) from None
         if time.monotonic() + delay > deadline:
             raise BrokerUnavailable(
                 f"broker {','.join(servers)} did not answer a metadata request within "
@@ -84,6 +128,18 @@ async def wait_until_ready(servers: Sequence[str], within: float) -> None:
             )
         await asyncio.sleep(delay)  # back off between connection attempts, not a synchronisation
         delay = min(delay * 2, 1.0)
+
+
+async def may_describe(servers: Sequence[str], topic: str) -> bool:
+    """False when the broker refuses this user the topic (an ACL), rather than not having it:
+    both look alike in a client's metadata, which lists only what the user may see."""
+    admin = _client(servers)
+    try:
+        await admin.start()
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return int(described.get("error_code", 0)) not in NOT_AUTHORISED
 
 
 async def partition_counts(servers: Sequence[str], names: Sequence[str]) -> dict[str, int]:
@@ -101,7 +157,10 @@ async def partition_counts(servers: Sequence[str], names: Sequence[str]) -> dict
 
 
 async def ensure_topics(servers: Sequence[str], specs: Sequence[TopicSpec]) -> list[TopicState]:
-    """Create the topics that do not exist; never touch those that do. Idempotent."""
+    """Create the topics that do not exist; never touch those that do. Idempotent.
+
+    On a cluster with ACLs a user sees only the topics it may describe, and may not create
+    any: TopicsNotAuthorised names those it was refused, once every other was handled."""
     # Listing first matters: a metadata request naming a missing topic may auto-create it with
     # the broker's default partition count (Tansu does).
     present = set(await list_topics(servers))
@@ -119,9 +178,14 @@ async def ensure_topics(servers: Sequence[str], specs: Sequence[TopicSpec]) -> l
             )
         finally:
             await admin.close()
+        refused = []
         for name, code, message in _topic_errors(response):
-            if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS, a concurrent creator won
+            if code in NOT_AUTHORISED:
+                refused.append(name)
+            elif code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS, a concurrent creator won
                 raise KafkaError(f"could not create topic {name}: error {code} {message or ''}")
+        if refused:
+            raise TopicsNotAuthorised(refused)
         existing.update(await partition_counts(servers, [s.name for s in missing]))
     states = []
     for spec in specs:

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from ioc import kafka_security
 from ioc.admin import (
     BrokerUnavailable,
+    TopicsNotAuthorised,
     TopicState,
     ensure_topics,
     seed_offsets,
@@ -108,15 +109,32 @@ def connect(settings: Settings, *, may_start: bool) -> Connection:
     )
 
 
-def create_topics(settings: Settings, servers: Sequence[str]) -> list[TopicState]:
+def create_topics(
+    settings: Settings, servers: Sequence[str], *, administrator: bool = True
+) -> list[TopicState]:
+    """Create ioc's topics that are missing. A command that only publishes (`administrator`
+    False) goes on when its user may not create them: on a cluster with ACLs the
+    administrator's `ioc topics create` has made them, and this user cannot even see some."""
+
     async def run() -> list[TopicState]:
         await wait_until_ready(servers, settings.broker_ready_timeout)
         return await ensure_topics(servers, topic_specs(settings))
 
+    user = settings.sasl_username or "anonymous"
     try:
         states = asyncio.run(run())
     except BrokerUnavailable as exc:
         raise CommandError(str(exc)) from None
+    except TopicsNotAuthorised as exc:
+        if administrator:
+            raise CommandError(
+                f"user {user} is {exc}; create them as an administrator "
+                "(`ioc topics create`), or grant this user Create"
+            ) from None
+        logging.getLogger("ioc").info("user %s is %s: left to the administrator", user, exc)
+        return []
+    except KafkaError as exc:
+        raise CommandError(f"could not create the topics: {exc}") from None
     for state in states:
         if state.action == "partitions differ":
             logging.getLogger("ioc").warning(

@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         wait_for_broker(conn.servers, args.timeout)
     except BrokerUnreachable as exc:
         raise CommandError(str(exc)) from None
-    create_topics(settings, conn.servers)
+    create_topics(settings, conn.servers, administrator=False)
     _create_other_topics(settings, conn.servers, topics)
 
     sent = 0

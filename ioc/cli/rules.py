@@ -268,7 +268,7 @@ def run_load(args: argparse.Namespace) -> int:
     conn = connect(settings, may_start=False)
     # Create the topics as the worker would: a broker that creates missing topics on first
     # use would make the rules topic without compaction.
-    create_topics(settings, conn.servers)
+    create_topics(settings, conn.servers, administrator=False)
     value = encode_rules(ruleset, texts, _who(), datetime.now(UTC))
     topic = settings.topic(RULES)
     send_one(conn.servers, topic, RULESET_KEY, value, args.timeout)

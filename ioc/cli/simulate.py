@@ -233,7 +233,7 @@ def _write(records: Iterator[Record], out: Path, stack: ExitStack) -> None:
 def _publish(args: argparse.Namespace, records: Iterator[Record], speed: float | None) -> None:
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
-    create_topics(settings, conn.servers)
+    create_topics(settings, conn.servers, administrator=False)
     try:
         publish(
             records,

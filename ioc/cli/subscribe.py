@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sys
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import GroupAuthorizationFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from ioc import kafka_security
+from ioc.admin import BrokerUnavailable, may_describe, wait_until_ready
 from ioc.cap import to_cap
 from ioc.cli.common import CommandError, connect, settings_from
 from ioc.districts import DISTRICT_SLUGS
@@ -81,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
+        # kafka-python's consumer waits for ever on credentials the broker refuses.
+        asyncio.run(wait_until_ready(conn.servers, settings.broker_ready_timeout))
+    except BrokerUnavailable as exc:
+        raise CommandError(str(exc)) from None
+    try:
         consumer = KafkaConsumer(
             bootstrap_servers=list(conn.servers),
             group_id=group,
@@ -96,6 +103,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
+            user = settings.sasl_username or "anonymous"
+            if not asyncio.run(may_describe(conn.servers, topic)):
+                raise CommandError(
+                    f"user {user} is not authorised to read {topic}: a district's user reads "
+                    "its own district's feed only (ask the administrator for this one)"
+                )
             raise CommandError(f"{topic} does not exist: is this the right broker and prefix?")
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
@@ -129,6 +142,12 @@ def run(args: argparse.Namespace) -> int:
                 return 0
     except (KeyboardInterrupt, _Stop):
         return 0
+    except GroupAuthorizationFailedError:
+        user = settings.sasl_username or "anonymous"
+        raise CommandError(
+            f"user {user} is not authorised to keep its position under the consumer group "
+            f"{group}: a district's user may use ioc-subscribe-<its district> only"
+        ) from None
     except KafkaError as exc:
         raise CommandError(f"lost the broker: {exc}") from None
     finally:
