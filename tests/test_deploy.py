@@ -185,11 +185,12 @@ def test_kafka_users_and_acls_cover_every_district_and_topic(compose: dict[str, 
     # the worker's ACLs grant.
     worker = compose["services"]["worker"]["environment"]
     settings = Settings(app_id=worker["IOC_APP_ID"], partitions=int(worker["IOC_PARTITIONS"]))
-    (prefixes,) = re.findall(r"for prefix in ([^;]+); do", acls)
+    (prefixes,) = re.findall(r"^prefixes=\(([^)]+)\)", acls, flags=re.M)
     granted = tuple(prefixes.split())
     names = [s.name for s in topic_specs(settings)] + [f"{settings.app_id}-engine-state-changelog"]
     assert all(n.startswith(granted) for n in names), names
-    assert "--group ioc --resource-pattern-type prefixed" in acls  # the app id's group
+    assert settings.app_id.startswith("ioc")
+    assert '--group ioc "${prefixed[@]}"' in acls  # the app id's group
 
 
 def test_image_is_pinned_and_runs_as_a_user() -> None:
