@@ -127,6 +127,14 @@ def any_broker(request: pytest.FixtureRequest) -> BrokerUnderTest:
     return BrokerUnderTest("kafka", cluster.bootstrap.split(","))
 
 
+def serve(server: PostgresServer | MosquittoBroker) -> Iterator[Any]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """The suite's own PostgreSQL server, on a free port."""
@@ -134,11 +142,7 @@ def postgres() -> Iterator[PostgresServer]:
         server = PostgresServer()
     except FileNotFoundError as exc:
         unavailable(str(exc))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from serve(server)
 
 
 @pytest.fixture(scope="session")
@@ -148,11 +152,7 @@ def mosquitto() -> Iterator[MosquittoBroker]:
         server = MosquittoBroker()
     except FileNotFoundError as exc:
         unavailable(str(exc))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from serve(server)
 
 
 class Kafka:

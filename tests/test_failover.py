@@ -18,7 +18,7 @@ import pytest
 from ioc.broker import free_port
 from ioc.districts import DISTRICT_SLUGS
 from ioc.schemas.incidents import Incident
-from tests.conftest import Kafka, wait_for
+from tests.conftest import Kafka, on_both_brokers, wait_for
 from tests.test_pipeline import expected, recording, start_flow, stored, summary
 from tests.test_worker import _get
 from tests.test_worker_rules import worker
@@ -40,6 +40,8 @@ def sensor_partitions(env: dict[str, str]) -> set[str]:
     return {p for p in payload.get("partitions", {}) if ".sensors." in p}
 
 
+@on_both_brokers
+@pytest.mark.slow
 def test_workers_share_partitions_and_survivors_take_over_a_killed_one(
     ioc_env: dict[str, str], kafka: Kafka, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from lxml import etree
 
 from ioc.schemas.incidents import Incident
 from ioc.sinks.sqlite import IncidentStore
-from tests.conftest import IOC, Kafka, wait_for
+from tests.conftest import IOC, Kafka, on_both_brokers, wait_for
 from tests.test_worker_rules import ready, worker
 
 pytestmark = pytest.mark.integration
@@ -68,6 +68,7 @@ def latest(db: Path) -> dict[str, Incident]:
         return {}
 
 
+@on_both_brokers
 def test_operators_act_districts_read_their_own_feed_and_silence_escalates(
     ioc_env: dict[str, str], kafka: Kafka, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ from ioc.schemas.incidents import Incident
 from simulators.generate import Simulation
 from simulators.records import Record
 from simulators.scenario import load_scenario
-from tests.conftest import Kafka, wait_for
+from tests.conftest import Kafka, on_both_brokers, wait_for
 from tests.test_worker import _get
 from tests.test_worker_rules import ready, worker
 
@@ -154,6 +154,7 @@ def start_flow(env: dict[str, str], kafka: Kafka, records: list[Record]) -> None
         kafka.produce(topic, items)
 
 
+@on_both_brokers
 def test_a_scenario_becomes_exactly_the_expected_incidents_everywhere(
     pipeline_env: dict[str, str], kafka: Kafka, tmp_path: Path
 ) -> None:
@@ -190,6 +191,7 @@ def test_a_scenario_becomes_exactly_the_expected_incidents_everywhere(
         assert letter.offset is not None
 
 
+@on_both_brokers
 def test_a_worker_killed_while_incidents_flow_loses_and_doubles_nothing(
     pipeline_env: dict[str, str], kafka: Kafka, tmp_path: Path
 ) -> None:

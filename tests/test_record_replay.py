@@ -22,7 +22,7 @@ import pytest
 from kafka.errors import NotLeaderForPartitionError
 
 from ioc.admin import ensure_topics, list_topics
-from ioc.broker import EmbeddedBroker, free_port
+from ioc.broker import free_port
 from ioc.cli.common import CommandError
 from ioc.cli.progress import Progress
 from ioc.cli.replay import (
@@ -36,7 +36,7 @@ from ioc.topics import SENSOR_TOPICS, TopicSpec
 from simulators.publish import PublishError, pace, publish
 from simulators.record import Recorder
 from simulators.records import Record
-from tests.conftest import IOC, Kafka, wait_for
+from tests.conftest import IOC, BrokerUnderTest, Kafka, on_both_brokers, wait_for
 
 T0 = 1_763_877_600_000  # 2025-11-23T06:00:00Z, ms
 HOUR = timedelta(hours=1)
@@ -391,9 +391,9 @@ def _prefix() -> str:
     return f"rr{uuid.uuid4().hex[:8]}."
 
 
-def _create(broker: EmbeddedBroker, prefix: str, partitions: int = 3) -> None:
+def _create(broker: BrokerUnderTest, prefix: str, partitions: int = 3) -> None:
     specs = [TopicSpec(prefix + t, partitions) for t in SENSOR_TOPICS]
-    asyncio.run(ensure_topics([broker.bootstrap], specs))
+    asyncio.run(ensure_topics(broker.servers, specs))
 
 
 def _source() -> list[Record]:
@@ -426,10 +426,10 @@ def _by_key(records: Iterable[Record]) -> dict[tuple[str, bytes | None], list[tu
     return dict(grouped)
 
 
-def _record(broker: EmbeddedBroker, prefix: str, **options: Any) -> tuple[list[Record], Progress]:
+def _record(broker: BrokerUnderTest, prefix: str, **options: Any) -> tuple[list[Record], Progress]:
     progress = Progress(None, quiet=True)
     with Recorder(
-        [broker.bootstrap], SENSOR_TOPICS, topic_prefix=prefix, progress=progress, **options
+        broker.servers, SENSOR_TOPICS, topic_prefix=prefix, progress=progress, **options
     ) as recorder:
         return list(recorder.records()), progress
 
@@ -455,12 +455,13 @@ def _assert_merge_order(records: list[Record]) -> None:
 
 
 @pytest.mark.integration
+@on_both_brokers
 def test_record_then_replay_gives_the_same_messages_in_the_same_order_per_key(
-    broker: EmbeddedBroker, ioc_env: dict[str, str], tmp_path: Path
+    any_broker: BrokerUnderTest, ioc_env: dict[str, str], tmp_path: Path
 ) -> None:
     source, first, second = _prefix(), _prefix(), _prefix()
-    _create(broker, source)
-    publish(_source(), [broker.bootstrap], topic_prefix=source, connect_timeout=10)
+    _create(any_broker, source)
+    publish(_source(), any_broker.servers, topic_prefix=source, connect_timeout=10)
 
     out = tmp_path / "rec.jsonl"
     result = _ioc({**ioc_env, "IOC_TOPIC_PREFIX": source}, "record", "--out", str(out))
@@ -474,18 +475,19 @@ def test_record_then_replay_gives_the_same_messages_in_the_same_order_per_key(
     assert all(r.partition is not None and r.offset is not None for r in recorded)
     _assert_merge_order(recorded)
     # The same topics give the same bytes; the progress total learned the true ends.
-    again, progress = _record(broker, source)
+    again, progress = _record(any_broker, source)
     assert b"".join(r.to_line() for r in again) == out.read_bytes()
     assert progress.total == progress.count == 47
 
     result = _ioc(ioc_env, "replay", str(out), "--max", "--topic-prefix", first)
     assert result.returncode == 0, result.stderr.decode()
     assert "replayed 47 messages" in result.stderr.decode()
-    replayed, _ = _record(broker, first)
+    replayed, _ = _record(any_broker, first)
     assert _by_key(replayed) == _by_key(_source())
 
-    # From stdin, moved in time: Kafka timestamps and readings' ts move together.
-    target = "2030-01-01T00:00:00+07:00"
+    # From stdin, moved in time: Kafka timestamps and readings' ts move together. Into the
+    # past: Apache Kafka 4 refuses timestamps more than an hour ahead of its clock.
+    target = "2025-01-01T00:00:00+07:00"
     result = _ioc(
         ioc_env,
         "replay",
@@ -498,7 +500,7 @@ def test_record_then_replay_gives_the_same_messages_in_the_same_order_per_key(
         stdin=out.read_bytes(),
     )
     assert result.returncode == 0, result.stderr.decode()
-    shifted, _ = _record(broker, second)
+    shifted, _ = _record(any_broker, second)
     delta = parse_shift_target(target) - recorded[0].ts
     assert min(r.ts for r in shifted) == parse_shift_target(target)
     assert _by_key(shifted) == _by_key(shift_record(r, delta) for r in _source())
@@ -506,24 +508,28 @@ def test_record_then_replay_gives_the_same_messages_in_the_same_order_per_key(
 
 
 @pytest.mark.integration
-def test_keep_partitions_puts_messages_where_the_recording_says(broker: EmbeddedBroker) -> None:
+@on_both_brokers
+def test_keep_partitions_puts_messages_where_the_recording_says(
+    any_broker: BrokerUnderTest,
+) -> None:
     prefix = _prefix()
-    _create(broker, prefix)
+    _create(any_broker, prefix)
     moved = [
         Record(r.topic, r.key, r.value, r.ts, partition=2 if r.key == b"st-1" else 0)
         for r in _source()
     ]
-    publish(moved, [broker.bootstrap], topic_prefix=prefix, keep_partitions=True)
-    recorded, _ = _record(broker, prefix)
+    publish(moved, any_broker.servers, topic_prefix=prefix, keep_partitions=True)
+    recorded, _ = _record(any_broker, prefix)
     assert {(r.key, r.partition) for r in recorded} == {(r.key, r.partition) for r in moved}
 
 
 @pytest.mark.integration
+@on_both_brokers
 def test_record_of_an_unknown_topic_names_the_existing_ones_and_creates_nothing(
-    broker: EmbeddedBroker, ioc_env: dict[str, str], tmp_path: Path
+    any_broker: BrokerUnderTest, ioc_env: dict[str, str], tmp_path: Path
 ) -> None:
     prefix = _prefix()
-    _create(broker, prefix)
+    _create(any_broker, prefix)
     out = tmp_path / "never.jsonl"
     env = {**ioc_env, "IOC_TOPIC_PREFIX": prefix}
     result = _ioc(env, "record", "--topics", "sensors.camera,sensors.trafic", "--out", str(out))
@@ -533,21 +539,22 @@ def test_record_of_an_unknown_topic_names_the_existing_ones_and_creates_nothing(
         f"with the prefix '{prefix}': sensors.camera, sensors.environment, sensors.traffic"
     ) in result.stderr.decode()
     assert not out.exists()
-    assert f"{prefix}sensors.trafic" not in asyncio.run(list_topics([broker.bootstrap]))
+    assert f"{prefix}sensors.trafic" not in asyncio.run(list_topics(any_broker.servers))
 
 
 @pytest.mark.integration
+@on_both_brokers
 def test_record_from_now_takes_only_new_messages_until_max(
-    broker: EmbeddedBroker, kafka: Kafka, ioc_env: dict[str, str]
+    any_broker: BrokerUnderTest, kafka: Kafka, ioc_env: dict[str, str]
 ) -> None:
     prefix = _prefix()
-    _create(broker, prefix, partitions=1)
+    _create(any_broker, prefix, partitions=1)
     topic = f"{prefix}sensors.camera"
     # One batch of old messages, the last before the recorder starts: a broker that answers
     # ListOffsets with the last batch's first offset + 1 (Tansu) lets a careless recorder
     # start inside it.
     old = [Record("sensors.camera", b"cam", f"old-{i}".encode(), T0 + i) for i in range(5)]
-    publish(old, [broker.bootstrap], topic_prefix=prefix)
+    publish(old, any_broker.servers, topic_prefix=prefix)
     proc = subprocess.Popen(
         [*IOC, "record", "--topics", "sensors.camera", "--from-now", "--max", "3", "--out", "-"],
         env={**ioc_env, "IOC_TOPIC_PREFIX": prefix},
@@ -588,18 +595,19 @@ def test_record_from_now_takes_only_new_messages_until_max(
 
 
 @pytest.mark.integration
-def test_follow_records_what_exists_then_what_arrives(broker: EmbeddedBroker) -> None:
+@on_both_brokers
+def test_follow_records_what_exists_then_what_arrives(any_broker: BrokerUnderTest) -> None:
     prefix = _prefix()
-    _create(broker, prefix)
+    _create(any_broker, prefix)
     before = _records([T0 + i for i in range(10)])
     after = _records([T0 + 100 + i for i in range(4)], "sensors.camera")
-    publish(before, [broker.bootstrap], topic_prefix=prefix)
+    publish(before, any_broker.servers, topic_prefix=prefix)
     with Recorder(
-        [broker.bootstrap], SENSOR_TOPICS, topic_prefix=prefix, follow=True, max_messages=14
+        any_broker.servers, SENSOR_TOPICS, topic_prefix=prefix, follow=True, max_messages=14
     ) as recorder:
         stream = recorder.records()
         existing = list(itertools.islice(stream, 10))
-        publish(after, [broker.bootstrap], topic_prefix=prefix)
+        publish(after, any_broker.servers, topic_prefix=prefix)
         arrived = list(stream)
     assert _by_key(existing) == _by_key(before)
     assert _by_key(arrived) == _by_key(after)

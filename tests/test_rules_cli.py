@@ -15,7 +15,7 @@ from ioc.rules.published import RULESET_KEY, decode_rules
 from ioc.schemas.alerts import Alert
 from simulators.generate import Simulation
 from simulators.scenario import load_scenario
-from tests.conftest import IOC, Kafka
+from tests.conftest import IOC, Kafka, on_both_brokers
 from tests.test_rules_engine import PRIMARY
 
 BAD_RULES = """\
@@ -193,6 +193,7 @@ def test_load_refuses_a_bad_set_without_touching_the_broker(tmp_path: Path) -> N
 
 
 @pytest.mark.integration
+@on_both_brokers
 def test_load_publishes_the_files_whole_under_one_key(
     tmp_path: Path, ioc_env: dict[str, str], kafka: Kafka
 ) -> None:

@@ -12,13 +12,14 @@ import orjson
 from ioc.admin import ensure_topics
 from ioc.settings import Settings
 from ioc.topics import TopicSpec, topic_specs
-from tests.conftest import IOC, Kafka
+from tests.conftest import IOC, Kafka, on_both_brokers
 
 
 def ioc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*IOC, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+@on_both_brokers
 def test_create_is_idempotent_and_describe_reports_what_differs(
     ioc_env: dict[str, str], kafka: Kafka
 ) -> None:

@@ -47,8 +47,12 @@ def home() -> Path | None:
 
 
 def cluster_id() -> str:
-    # What `kafka-storage.sh random-uuid` prints, without a JVM start.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """What `kafka-storage.sh random-uuid` prints, without a JVM start: like Kafka's own
+    Uuid.randomUuid, never one that starts with "-", which a command line takes for an option."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def tool_env(kafka_home: Path) -> dict[str, str]:
@@ -193,9 +197,11 @@ class KafkaCluster:
         node.server.kill()
 
     def stop(self) -> None:
+        # A throwaway cluster: a node that cannot hand over to its stopped peers is killed
+        # after a few seconds rather than after its controlled-shutdown retries.
         for node in self.nodes:
             if node.server is not None:
-                node.server.stop()
+                node.server.stop(timeout=5)
 
     def close(self) -> None:
         self.stop()

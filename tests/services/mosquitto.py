@@ -3,14 +3,13 @@ listener on a free loopback port, anonymous clients, persistence in that directo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from ioc.broker import free_port
-from tests.services.process import ServerProcess
+from tests.services.process import ServerProcess, TemporaryServer
 
 
 def binary() -> Path | None:
@@ -19,7 +18,7 @@ def binary() -> Path | None:
     return Path(found) if found else None
 
 
-class MosquittoBroker:
+class MosquittoBroker(TemporaryServer):
     def __init__(self) -> None:
         program = binary()
         if program is None:
@@ -28,7 +27,6 @@ class MosquittoBroker:
         self.base = Path(tempfile.mkdtemp(prefix="ioc-test-mqtt-"))
         self.host = "127.0.0.1"
         self.port = free_port()
-        self._server: ServerProcess | None = None
 
     @property
     def url(self) -> str:
@@ -62,20 +60,3 @@ class MosquittoBroker:
         self._server.start()
         self._server.wait_listening(self.host, self.port, 30)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        with contextlib.suppress(OSError):
-            shutil.rmtree(self.base)
-
-    @property
-    def pid(self) -> int | None:
-        return self._server.pid if self._server is not None else None

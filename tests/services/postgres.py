@@ -9,7 +9,6 @@ belongs to the `postgres` user that Debian's package creates.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -20,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 from ioc.broker import free_port
-from tests.services.process import ServerProcess, ServiceError, run_as
+from tests.services.process import ServerProcess, ServiceError, TemporaryServer, run_as
 
 SUPERUSER = "postgres"
 
@@ -40,7 +39,9 @@ def server_bindir() -> Path | None:
     return Path(on_path).parent if on_path else None
 
 
-class PostgresServer:
+class PostgresServer(TemporaryServer):
+    """Stopped by a fast shutdown: clients are disconnected, the data is kept for a restart."""
+
     def __init__(self, base: Path | None = None) -> None:
         bindir = server_bindir()
         if bindir is None or not (bindir / "initdb").exists():
@@ -51,7 +52,6 @@ class PostgresServer:
         self.base = Path(tempfile.mkdtemp(prefix="ioc-test-pg-", dir=base))
         self.data = self.base / "data"
         self.port = free_port()
-        self._server: ServerProcess | None = None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
@@ -107,21 +107,3 @@ class PostgresServer:
                 return True
         except psycopg.OperationalError:
             return False
-
-    def stop(self) -> None:
-        """A fast shutdown: clients are disconnected, the data is kept for a restart."""
-        if self._server is not None:
-            self._server.stop()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        with contextlib.suppress(OSError):
-            shutil.rmtree(self.base)
-
-    @property
-    def pid(self) -> int | None:
-        return self._server.pid if self._server is not None else None

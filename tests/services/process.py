@@ -3,15 +3,17 @@ run dies (also by SIGKILL), with its output in a log file, waited for and stoppe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from ioc.broker import die_with_parent
 
@@ -136,3 +138,31 @@ def accepts(host: str, port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+class TemporaryServer:
+    """A server with its files in a temporary directory (`base`), run by one ServerProcess:
+    stopped keeping its files (a restart finds them), closed removing them."""
+
+    base: Path
+    _server: ServerProcess | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.base)
+
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid if self._server is not None else None

@@ -1,0 +1,126 @@
+"""Which Kafka clients a district IOC can read its feed with, on each broker: the table in the
+README ("Kafka clients") comes from these tests. Each client reads, from the beginning of a
+topic and without a consumer group, what aiokafka produced; where a client is known not to
+work with a broker, the test asserts the failure it shows, so that a fix is noticed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from tests.conftest import BrokerUnderTest, Kafka, on_both_brokers
+from tests.services.availability import unavailable
+from tests.services.kafka import tool_env
+
+pytestmark = pytest.mark.integration
+MESSAGES = [(f"k{i}".encode(), f'{{"n":{i}}}'.encode()) for i in range(20)]
+
+
+@pytest.fixture
+def topic(kafka: Kafka) -> str:
+    name = f"compat{time.monotonic_ns()}"
+    kafka.produce(name, MESSAGES)
+    return name
+
+
+def values(lines: list[str]) -> list[bytes]:
+    return sorted(line.encode() for line in lines if line.strip())
+
+
+WANT = sorted(value for _, value in MESSAGES)
+
+
+@on_both_brokers
+def test_aiokafka_reads_the_feed(kafka: Kafka, topic: str) -> None:
+    got = kafka.consume(topic, len(MESSAGES))
+    assert sorted(value for _, value in got) == WANT
+
+
+@on_both_brokers
+def test_kafka_python_reads_the_feed(any_broker: BrokerUnderTest, topic: str) -> None:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=any_broker.servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10000,
+    )
+    try:
+        got = [record.value for record in consumer]
+    finally:
+        consumer.close()
+    assert sorted(got) == WANT
+
+
+@on_both_brokers
+def test_confluent_kafka_reads_the_feed(any_broker: BrokerUnderTest, topic: str) -> None:
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": any_broker.bootstrap,
+            "group.id": f"compat-{time.monotonic_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    got: list[bytes] = []
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while len(got) < len(MESSAGES) and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                got.append(message.value())
+    finally:
+        consumer.close()
+    assert sorted(got) == WANT
+
+
+def kcat(*args: str) -> subprocess.CompletedProcess[str]:
+    program = shutil.which("kcat")
+    if program is None:
+        unavailable("kcat is not installed")
+    return subprocess.run([program, *args], capture_output=True, text=True, timeout=60)
+
+
+@on_both_brokers
+def test_kcat_reads_the_feed_on_apache_kafka_only(any_broker: BrokerUnderTest, topic: str) -> None:
+    done = kcat("-b", any_broker.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q")
+    if any_broker.kind == "tansu":
+        # librdkafka before 2.2.0 (Debian 12's kcat has 2.0.2) misreads the tagged fields at
+        # the end of Tansu's ApiVersions v3 answer; see the README.
+        assert done.returncode != 0
+        assert "Failed to query metadata" in done.stderr, done.stderr
+        return
+    assert done.returncode == 0, done.stderr
+    assert values(done.stdout.splitlines()) == WANT
+
+
+@on_both_brokers
+def test_kafkas_java_console_consumer_reads_the_feed(
+    any_broker: BrokerUnderTest, topic: str, kafka_home: Path
+) -> None:
+    tansu = any_broker.kind == "tansu"
+    done = subprocess.run(
+        [
+            str(kafka_home / "bin" / "kafka-console-consumer.sh"),
+            "--bootstrap-server", any_broker.bootstrap,
+            "--topic", topic,
+            "--from-beginning",
+            "--max-messages", str(len(MESSAGES)),
+            "--timeout-ms", "10000" if tansu else "30000",
+        ],
+        capture_output=True, text=True, env=tool_env(kafka_home), timeout=90, check=False,
+    )  # fmt: skip
+    if tansu:
+        # Kafka 4.4's Java consumer receives nothing from the embedded broker and times out
+        # (its cause is not found yet; see the README).
+        assert "Processed a total of 0 messages" in done.stderr, done.stderr[-2000:]
+        assert done.stdout == ""
+        return
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert values(done.stdout.splitlines()) == WANT
