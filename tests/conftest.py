@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -24,6 +24,8 @@ from tests.services.availability import in_ci, unavailable
 from tests.services.kafka import KafkaCluster
 from tests.services.mosquitto import MosquittoBroker
 from tests.services.postgres import PostgresServer
+
+ServerT = TypeVar("ServerT", bound="Server")
 
 # Short group timeouts: Tansu answers a group's first join after half the session timeout.
 TEST_SESSION_TIMEOUT = "6"
@@ -72,25 +74,31 @@ def kafka_home() -> Path:
     return found
 
 
+class Server(Protocol):
+    def start(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+def serve(server: ServerT) -> Iterator[ServerT]:
+    """A fixture's body: the server started, then closed when the fixture ends."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture(scope="session")
 def apache_kafka(kafka_home: Path) -> Iterator[KafkaCluster]:
     """A single-node Apache Kafka (KRaft), one for the whole session."""
-    cluster = KafkaCluster(kafka_home, nodes=1).start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    yield from serve(KafkaCluster(kafka_home, nodes=1))
 
 
 @pytest.fixture(scope="session")
 def kafka_cluster(kafka_home: Path) -> Iterator[KafkaCluster]:
     """Three Apache Kafka nodes: replication factor 3, min.insync.replicas 2. A test that
     stops a node starts it again before it ends."""
-    cluster = KafkaCluster(kafka_home, nodes=3).start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    yield from serve(KafkaCluster(kafka_home, nodes=3))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +133,6 @@ def any_broker(request: pytest.FixtureRequest) -> BrokerUnderTest:
         return BrokerUnderTest("tansu", [embedded.bootstrap])
     cluster: KafkaCluster = request.getfixturevalue("apache_kafka")
     return BrokerUnderTest("kafka", cluster.bootstrap.split(","))
-
-
-def serve(server: PostgresServer | MosquittoBroker) -> Iterator[Any]:
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -138,12 +138,9 @@ async def read_one(province: Province, user: str, topic: str) -> None:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=kafka.public_bootstrap if public else kafka.bootstrap,
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_plain_username=user,
-        sasl_plain_password=kafka.passwords[user],
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **kafka.client_options(user),
     )
     try:
         await consumer.start()
@@ -175,12 +172,9 @@ async def write_one(province: Province, user: str, topic: str) -> None:
     kafka = province.kafka
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka.bootstrap,
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_plain_username=user,
-        sasl_plain_password=kafka.passwords[user],
         acks="all",
         request_timeout_ms=10000,
+        **kafka.client_options(user),
     )
     await producer.start()
     try:

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     conn = connect(settings, may_start=False)
     topic = settings.topic(district_incidents(args.district))
     group = args.group or f"ioc-subscribe-{args.district}"
+    user = settings.sasl_username or "anonymous"
 
     def stop(signum: int, frame: object) -> None:
         raise _Stop
@@ -103,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
-            user = settings.sasl_username or "anonymous"
             if not asyncio.run(may_describe(conn.servers, topic)):
                 raise CommandError(
                     f"user {user} is not authorised to read {topic}: a district's user reads "
@@ -143,7 +143,6 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _Stop):
         return 0
     except GroupAuthorizationFailedError:
-        user = settings.sasl_username or "anonymous"
         raise CommandError(
             f"user {user} is not authorised to keep its position under the consumer group "
             f"{group}: a district's user may use ioc-subscribe-<its district> only"

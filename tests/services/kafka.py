@@ -18,12 +18,14 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from ioc.broker import free_port
 from ioc.districts import DISTRICT_SLUGS
+from ioc.kafka_security import KafkaSecurity
 from tests.services.process import ServerProcess, ServiceError, accepts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,6 +249,11 @@ class DeployedKafka:
     @property
     def public_bootstrap(self) -> str:
         return f"127.0.0.1:{self.public_port}"
+
+    def client_options(self, user: str) -> dict[str, Any]:
+        """aiokafka's options for signing in as `user`, as ioc builds them."""
+        security = KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-512", user, self.passwords[user])
+        return security.aiokafka()
 
     def env(self) -> dict[str, str]:
         """What the compose file gives the kafka and kafka-acls services, for loopback."""

@@ -4,7 +4,6 @@ run dies (also by SIGKILL), with its output in a log file, waited for and stoppe
 from __future__ import annotations
 
 import contextlib
-import os
 import pwd
 import shutil
 import signal
@@ -15,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
-from ioc.broker import die_with_parent
+from ioc.children import end, spawn
 
 
 class ServiceError(Exception):
@@ -65,17 +64,11 @@ class ServerProcess:
             raise ServiceError(f"{self.name} is already running")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        parent, sig = os.getpid(), self.stop_signal
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            self._log,
             env=self.env,
-            # Its own session: a Ctrl-C at the terminal must not stop it before the tests
-            # that use it; the kernel still stops it when this process dies.
-            start_new_session=True,
-            preexec_fn=lambda: die_with_parent(parent, sig),
+            on_parent_death=self.stop_signal,
             **run_as(self.user),
         )
 
@@ -120,13 +113,8 @@ class ServerProcess:
 
     def _end(self, sig: int, timeout: float) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            end(proc, sig, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None
