@@ -1,11 +1,16 @@
 """Where the pipeline stands, in one run on the same preloaded data: the ceiling, the bare
 Faust baseline, the ioc worker, its latency and memory, and the Quix Streams peer.
 
-    python -m bench.stream            # the full run (about 5 minutes here)
-    python -m bench.stream --quick    # under 2 minutes, for regular use
+    python -m bench.stream                  # the full run (about 5 minutes here)
+    python -m bench.stream --quick          # under 2 minutes, for regular use
+    python -m bench.stream --broker kafka   # the same run on Apache Kafka
 
-The embedded broker is started and two data sets are preloaded from the simulator, so the
-producer is not what is measured:
+The embedded broker (Tansu) by default; `--broker kafka` starts a throwaway single-node Apache
+Kafka (KRaft) from the jars `scripts/fetch-kafka.sh` fetches, as the test suite does, and
+`--bootstrap HOST:PORT` uses a running cluster (PLAINTEXT, topics created by the benchmark).
+
+The broker is started and two data sets are preloaded from the simulator, so the producer is
+not what is measured:
 - single readings: the `load` scenario (traffic, cameras, air and water stations), one
   reading per message;
 - gateway batches: counting stations behind gateways (the `load` scenario with --sensors
@@ -21,19 +26,19 @@ Then each reader consumes them from the beginning:
    worker's measured maximum (single readings); its first play warms up the fresh worker and
    is not measured;
 5. peer: the same job in Quix Streams (bench/quix_peer.py; `pip install -e '.[bench]'`).
-Results go to bench/results/<date>-stream.json (--quick: <date>-stream-quick.json) and are
-printed as a table.
+Results go to bench/results/<date>-stream[-kafka][-quick].json and are printed as a table.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -169,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, help="plays of the demo for latency, the first unmeasured (6)"
     )
     parser.add_argument("--no-peer", action="store_true", help="skip Quix Streams")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--broker",
+        choices=("embedded", "kafka"),
+        default="embedded",
+        help="the embedded broker (Tansu), or a throwaway Apache Kafka node (default: embedded)",
+    )
+    where.add_argument("--bootstrap", metavar="HOST:PORT", help="a running Kafka cluster instead")
     args = parser.parse_args(argv)
     n_singles = args.singles or (20_000 if args.quick else 200_000)
     n_sensors = args.sensors or (20_000 if args.quick else 50_000)
@@ -189,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     s_prefix, b_prefix = f"bench-{stamp}-s.", f"bench-{stamp}-b."
     s_topics, b_topics = pipeline.sensor_topics(s_prefix), pipeline.sensor_topics(b_prefix)
     result: dict[str, Any] = {
+        "broker": "external" if args.bootstrap else args.broker,
         "single": {"messages": len(singles), "readings": singles_readings},
         "batch": {
             "messages": len(batches),
@@ -196,10 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             "distinct_sensors": n_sensors,
         },
     }
-    broker = EmbeddedBroker()
-    broker.start()
-    try:
-        bootstrap = broker.bootstrap
+    with running_broker(args.broker, args.bootstrap) as (bootstrap, version):
+        result["broker_version"] = version
         print("preloading ...")
         produced = asyncio.run(pipeline.preload(bootstrap, s_prefix, singles))
         asyncio.run(pipeline.preload(bootstrap, b_prefix, batches))
@@ -244,14 +256,42 @@ def main(argv: list[str] | None = None) -> int:
                 rate,
                 warmup=len(plays[0]),
             )
-    finally:
-        broker.stop()
     add_ratios(result)
     # A quick run never replaces the full run of the day (the one the README quotes).
-    path = write_result("stream-quick" if args.quick else "stream", result)
+    kind = "" if result["broker"] == "embedded" else f"-{result['broker']}"
+    path = write_result(f"stream{kind}{'-quick' if args.quick else ''}", result)
     print(table(result))
     print(f"written to {path}")
     return 0
+
+
+@contextlib.contextmanager
+def running_broker(kind: str, bootstrap: str | None) -> Iterator[tuple[str, str]]:
+    """The bootstrap address and a name of the broker the run measures."""
+    if bootstrap is not None:
+        yield bootstrap, "external"
+        return
+    if kind == "embedded":
+        broker = EmbeddedBroker()
+        broker.start()
+        try:
+            yield broker.bootstrap, "tansu (embedded)"
+        finally:
+            broker.stop()
+        return
+    # The test suite's throwaway Kafka: both are development tools of this repository.
+    from tests.services import kafka
+
+    home = kafka.home()
+    if home is None:
+        raise SystemExit("Apache Kafka's jars are not fetched: run scripts/fetch-kafka.sh")
+    cluster = kafka.KafkaCluster(home, nodes=1)
+    print(f"starting Apache Kafka {kafka.version()} ...")
+    cluster.start()
+    try:
+        yield cluster.bootstrap, f"kafka-{kafka.version()}"
+    finally:
+        cluster.close()
 
 
 def rates(messages: int, readings: int, seconds: float) -> dict[str, Any]:
@@ -285,8 +325,9 @@ READERS = {
 
 def table(result: dict[str, Any]) -> str:
     rows = [
+        f"broker: {result.get('broker_version', 'tansu (embedded)')}",
         f"{'':<10}{'reader':<10}{'msg/s':>10}{'readings/s':>12}"
-        f"{'÷ceiling':>10}{'÷faust':>8}{'÷faust+':>9}{'÷quix':>8}"
+        f"{'÷ceiling':>10}{'÷faust':>8}{'÷faust+':>9}{'÷quix':>8}",
     ]
     for name in ("single", "batch"):
         for who in ("ceiling", "baseline", "tuned", "peer", "ioc"):

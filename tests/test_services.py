@@ -4,6 +4,7 @@ in CI; and no server outlives a test run that dies, even by SIGKILL."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +47,7 @@ from tests.services.postgres import PostgresServer
 pg, mqtt = PostgresServer().start(), MosquittoBroker().start()
 kafka = KafkaCluster(Path(sys.argv[2])).start()
 print(pg.pid, mqtt.pid, *kafka.pids, flush=True)
+print(pg.base, mqtt.base, kafka.base, flush=True)
 time.sleep(600)  # until the test kills it
 """
 
@@ -65,11 +67,14 @@ def test_no_server_outlives_a_killed_test_run(
         stderr=subprocess.PIPE,
         text=True,
     )
+    leftovers: list[Path] = []
     try:
         assert run.stdout is not None
         line = run.stdout.readline()
         assert line, run.stderr.read() if run.stderr else ""
         pids = [int(p) for p in line.split()]
+        # The killed run cannot remove its servers' directories; the test does.
+        leftovers = [Path(d) for d in run.stdout.readline().split()]
         assert len(pids) == 3
         assert all(map(alive, pids))
         os.kill(run.pid, how)
@@ -79,3 +84,5 @@ def test_no_server_outlives_a_killed_test_run(
         if run.poll() is None:
             run.kill()
             run.wait()
+        for directory in leftovers:
+            shutil.rmtree(directory, ignore_errors=True)
