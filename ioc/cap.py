@@ -48,6 +48,17 @@ def _sent_of(incident: Incident, version: int) -> datetime:
     return incident.last_seen
 
 
+def sent(incident: Incident) -> datetime:
+    """When this version was sent: the time of the change that made it."""
+    return _sent_of(incident, incident.version)
+
+
+def msg_type(incident: Incident) -> str:
+    if incident.version == 1:
+        return "Alert"
+    return "Cancel" if incident.status in CLOSED else "Update"
+
+
 def _area_desc(incident: Incident, lang: str) -> str:
     if incident.district in DISTRICT_SLUGS:
         d = district(incident.district)
@@ -71,13 +82,8 @@ def to_cap(incident: Incident, sender: str = SENDER) -> bytes:
     add(alert, "sender", sender)
     add(alert, "sent", cap_time(sent))
     add(alert, "status", "Actual")
-    if incident.version == 1:
-        msg_type = "Alert"
-    elif incident.status in CLOSED:
-        msg_type = "Cancel"
-    else:
-        msg_type = "Update"
-    add(alert, "msgType", msg_type)
+    kind = msg_type(incident)
+    add(alert, "msgType", kind)
     add(alert, "scope", "Restricted")
     add(alert, "restriction", RESTRICTION)
     last = incident.history[-1] if incident.history else None
@@ -101,7 +107,7 @@ def to_cap(incident: Incident, sender: str = SENDER) -> bytes:
         add(info, "category", incident.category)
         title = incident.title.vi if lang == "vi" else incident.title.en
         add(info, "event", title)
-        add(info, "responseType", "Monitor" if msg_type != "Cancel" else "AllClear")
+        add(info, "responseType", "Monitor" if kind != "Cancel" else "AllClear")
         add(info, "urgency", "Past" if incident.status in CLOSED else "Immediate")
         add(info, "severity", incident.severity.capitalize())
         add(info, "certainty", "Observed")

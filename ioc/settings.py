@@ -186,6 +186,51 @@ class Settings(BaseSettings):
         default=timedelta(hours=1),
         description="A rule firing again this soon after its incident closed reopens it.",
     )
+    sensor_status_interval: Duration = Field(
+        default=timedelta(seconds=30),
+        description=(
+            "How often, at most, a worker publishes a sensor's status on ioc.sensors (the "
+            "console's sensor map); a change of status is published at once."
+        ),
+    )
+    console_host: str = Field(default="127.0.0.1", description="Address `ioc console` binds.")
+    console_port: int = Field(
+        default=8000, ge=0, le=65535, description="Port of `ioc console` (0: any free port)."
+    )
+    console_store: str | None = Field(
+        default=None,
+        description=(
+            "The incident store the console reads and keeps its tokens in: sqlite:///PATH or "
+            "postgresql://…; unset: the first sqlite:// or postgresql:// sink of IOC_SINKS."
+        ),
+    )
+    console_basemap_style: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description=(
+            "A MapLibre style URL for the map's background (the province's own tile server, "
+            "or a self-hosted PMTiles style); unset: zones on a plain background, no network."
+        ),
+    )
+    console_action_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds an acknowledge or resolve waits for the worker to apply it.",
+    )
+    console_oidc_issuer: str | None = Field(
+        default=None, description="The identity provider's issuer (`iss`); unset: no OIDC."
+    )
+    console_oidc_audience: str | None = Field(
+        default=None, description="The audience (`aud`) the console's JWTs must carry."
+    )
+    console_oidc_jwks_url: str | None = Field(
+        default=None, description="Where the identity provider publishes its signing keys."
+    )
+    console_oidc_role_claim: str = Field(
+        default="ioc_role",
+        description="The JWT claim naming the role: operator, viewer or district:<slug>.",
+    )
 
     @field_validator("broker", mode="before")
     @classmethod
@@ -238,6 +283,18 @@ class Settings(BaseSettings):
                 f"known: {', '.join(SEVERITIES)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _oidc_all_or_nothing(self) -> Settings:
+        given = {
+            "console_oidc_issuer": self.console_oidc_issuer,
+            "console_oidc_audience": self.console_oidc_audience,
+            "console_oidc_jwks_url": self.console_oidc_jwks_url,
+        }
+        missing = [k for k, v in given.items() if not v]
+        if 0 < len(missing) < len(given):
+            raise ValueError(f"OIDC needs issuer, audience and JWKS URL; missing: {missing}")
+        return self
 
     @model_validator(mode="after")
     def _sasl_needs_a_user(self) -> Settings:

@@ -16,6 +16,7 @@ DEADLETTER = "ioc.deadletter"
 ALERTS = "ioc.alerts"
 INCIDENTS = "ioc.incidents"
 COMMANDS = "ioc.commands"
+SENSORS = "ioc.sensors"
 ZONES = "ioc.zones"
 RULES = "ioc.rules"
 WEBHOOK_RETRY = "ioc.webhook.retry"
@@ -60,6 +61,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(ALERTS), n, replication=r),
         TopicSpec(settings.topic(INCIDENTS), n, compacted=True, replication=r),
         TopicSpec(settings.topic(COMMANDS), n, replication=r),
+        TopicSpec(settings.topic(SENSORS), n, compacted=True, replication=r),
         TopicSpec(settings.topic(WEBHOOK_RETRY), n, replication=r),
         # Reference data: one partition keeps a total order of reloads.
         TopicSpec(settings.topic(ZONES), 1, compacted=True, replication=r),

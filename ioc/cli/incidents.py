@@ -14,7 +14,8 @@ from typing import Any
 from ioc.cli.common import CommandError, connect, send_one, settings_from
 from ioc.cli.lines import LOCAL, incident_line, use_colour
 from ioc.districts import DISTRICT_SLUGS
-from ioc.schemas.commands import Command, routing_key
+from ioc.incidents.actions import ACTIONS, ActionRefused, applied, command_for
+from ioc.schemas.commands import routing_key
 from ioc.schemas.incidents import Incident
 from ioc.settings import Settings
 from ioc.sinks.sqlite import IncidentStore, default_path
@@ -153,22 +154,16 @@ def run_show(args: argparse.Namespace) -> int:
 def run_act(args: argparse.Namespace) -> int:
     store = _store(args)
     incident = _get(store, args.incident_id)
-    wanted = "acknowledged" if args.action == "acknowledge" else "resolved"
-    if incident.status == wanted or (wanted == "resolved" and incident.status == "auto_resolved"):
-        print(f"{incident.incident_id} is already {incident.status}")
-        return 0
-    if wanted == "acknowledged" and incident.status != "open":
-        raise CommandError(f"{incident.incident_id} is {incident.status}: nothing to acknowledge")
+    actor = args.actor or getpass.getuser()
+    try:
+        command = command_for(incident, args.action, actor, args.note, datetime.now(UTC))
+    except ActionRefused as refused:
+        if refused.already:
+            print(refused.reason)
+            return 0
+        raise CommandError(refused.reason) from None
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
-    actor = args.actor or getpass.getuser()
-    command = Command(
-        action=args.action,
-        incident_id=incident.incident_id,
-        actor=actor,
-        note=args.note,
-        at=datetime.now(UTC),
-    )
     send_one(
         conn.servers,
         settings.topic(COMMANDS),
@@ -182,12 +177,12 @@ def run_act(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:
         now = store.get(incident.incident_id)
-        if now is not None and now.version > incident.version and now.status == wanted:
+        if now is not None and applied(incident, now, args.action):
             print(incident_line(now, "en", use_colour(sys.stdout)))
             return 0
         time.sleep(0.25)  # polling the store another process writes; no event reaches us
     raise CommandError(
-        f"sent, but the store did not show {incident.incident_id} {wanted} within "
-        f"{args.wait:g} s: is a worker running? (see the dead-letter topic: a refused "
+        f"sent, but the store did not show {incident.incident_id} {ACTIONS[args.action]} "
+        f"within {args.wait:g} s: is a worker running? (see the dead-letter topic: a refused "
         "command is there with its reason)"
     )

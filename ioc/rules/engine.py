@@ -81,6 +81,8 @@ class Engine:
         self.clock = clock
         self.rules = ruleset.enabled
         self.correlations = [r for r in self.rules if isinstance(r, CorrelationRule)]
+        # Their alerts take a sensor offline, and bring it back, on the console's map.
+        self.absence_rules = frozenset(r.id for r in self.rules if isinstance(r, AbsenceRule))
         self.inline_correlation = correlation
         # The watermark pass skips a state with nothing due; False: every pass looks at every
         # rule the state holds (the reference the skipping is tested against).

@@ -70,3 +70,17 @@ class Incident(BaseModel):
     alert_count: Annotated[int, Field(ge=1)]
     evidence: list[Evidence] = Field(default_factory=list, max_length=100)
     history: list[StatusChange] = Field(default_factory=list)
+
+
+def representative_point(location: PointGeometry | PolygonGeometry) -> tuple[float, float]:
+    """(lon, lat) of where an incident is: its point, or the mean of its polygon's outer ring
+    (what the stores index for bounding-box queries and the map draws)."""
+    if isinstance(location, PointGeometry):
+        return location.coordinates
+    ring = location.coordinates[0]
+    # A closed ring repeats its first vertex: count it once.
+    vertices = ring[:-1] if len(ring) > 1 and ring[0] == ring[-1] else ring
+    return (
+        sum(v[0] for v in vertices) / len(vertices),
+        sum(v[1] for v in vertices) / len(vertices),
+    )

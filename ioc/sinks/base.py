@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ioc.schemas.incidents import Incident
+from ioc.schemas.incidents import Incident, representative_point
 
 
 class SinkError(Exception):
@@ -39,6 +39,7 @@ def absolute_path(url: str, scheme: str, what: str) -> Path:
 
 def incident_columns(incident: Incident) -> dict[str, Any]:
     """The columns both incident stores index, as Python values (each store adapts them)."""
+    lon, lat = representative_point(incident.location)
     return {
         "incident_id": incident.incident_id,
         "version": incident.version,
@@ -53,4 +54,6 @@ def incident_columns(incident: Incident) -> dict[str, Any]:
         "title_en": incident.title.en,
         "first_seen": incident.first_seen,
         "last_seen": incident.last_seen,
+        "lon": lon,
+        "lat": lat,
     }

@@ -50,6 +50,26 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE incident_versions ADD COLUMN stored_at timestamptz NOT NULL DEFAULT now();
     """,
+    # 3: where each incident is, for the console's bounding-box queries and the CAP feeds
+    """
+    ALTER TABLE incidents ADD COLUMN lon double precision, ADD COLUMN lat double precision;
+    UPDATE incidents SET lon = (body #>> '{location,coordinates,0}')::double precision,
+        lat = (body #>> '{location,coordinates,1}')::double precision
+    WHERE body #>> '{location,type}' = 'Point';
+    CREATE INDEX incidents_lon_lat ON incidents (lon, lat);
+    CREATE INDEX incident_versions_stored_at ON incident_versions (stored_at DESC);
+    """,
+    # 4: the console's API tokens (`ioc tokens`): only a hash of each secret
+    """
+    CREATE TABLE console_tokens (
+        token_id text PRIMARY KEY,
+        name text NOT NULL,
+        role text NOT NULL,
+        secret_sha256 text NOT NULL,
+        created_at timestamptz NOT NULL,
+        revoked_at timestamptz
+    );
+    """,
 )
 
 # Any number: one lock id that every ioc worker takes while migrating.
@@ -57,16 +77,17 @@ MIGRATION_LOCK = 0x10C1A57
 
 UPSERT = """
 INSERT INTO incidents (incident_id, version, status, severity, category, rule_id, subject,
-    district, escalated, title_vi, title_en, first_seen, last_seen, body)
+    district, escalated, title_vi, title_en, first_seen, last_seen, lon, lat, body)
 VALUES (%(incident_id)s, %(version)s, %(status)s, %(severity)s, %(category)s, %(rule_id)s,
     %(subject)s, %(district)s, %(escalated)s, %(title_vi)s, %(title_en)s, %(first_seen)s,
-    %(last_seen)s, %(body)s)
+    %(last_seen)s, %(lon)s, %(lat)s, %(body)s)
 ON CONFLICT (incident_id) DO UPDATE SET
     version = excluded.version, status = excluded.status, severity = excluded.severity,
     category = excluded.category, district = excluded.district,
     escalated = excluded.escalated, title_vi = excluded.title_vi,
     title_en = excluded.title_en, first_seen = excluded.first_seen,
-    last_seen = excluded.last_seen, body = excluded.body
+    last_seen = excluded.last_seen, lon = excluded.lon, lat = excluded.lat,
+    body = excluded.body
 WHERE excluded.version > incidents.version
 """
 INSERT_VERSION = """
@@ -100,7 +121,7 @@ def _row(incident: Incident) -> dict[str, Any]:
     return {**incident_columns(incident), "body": Jsonb(incident.model_dump(mode="json"))}
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     scheme, _, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
     if not at:
@@ -112,7 +133,7 @@ def _redacted(url: str) -> str:
 class PostgresSink:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.name = _redacted(url)  # never a password in logs or metric labels
+        self.name = redacted(url)  # never a password in logs or metric labels
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:

@@ -1,10 +1,10 @@
 """The embedded incident store: SQLite under the data dir (`sqlite://`, or `sqlite:///PATH`).
 
-Two tables: `incidents`, the latest version of each incident (what `ioc incidents` lists), and
-`incident_versions`, every version ever delivered (the audit trail, whole) with when it was
-stored. Writes are
-idempotent: a version already stored is ignored, and the latest-version row only moves
-forward. One transaction per batch; WAL mode so readers never block the worker.
+Two tables of incidents: `incidents`, the latest version of each incident (what `ioc
+incidents` lists), and `incident_versions`, every version ever delivered (the audit trail,
+whole) with when it was stored; and the console's API tokens (`console_tokens`, hashes only).
+Writes are idempotent: a version already stored is ignored, and the latest-version row only
+moves forward. One transaction per batch; WAL mode so readers never block the worker.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     title_en TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
+    lon REAL,
+    lat REAL,
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS incidents_district ON incidents (district, status);
@@ -46,19 +48,44 @@ CREATE TABLE IF NOT EXISTS incident_versions (
     stored_at TEXT,
     PRIMARY KEY (incident_id, version)
 );
+CREATE TABLE IF NOT EXISTS console_tokens (
+    token_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+# Stores made by earlier versions gain these in place (see `connect`).
+LATER_COLUMNS = (
+    ("incident_versions", "stored_at", "TEXT"),
+    ("incidents", "lon", "REAL"),
+    ("incidents", "lat", "REAL"),
+)
+LATER_INDEXES = """
+CREATE INDEX IF NOT EXISTS incidents_lon_lat ON incidents (lon, lat);
+CREATE INDEX IF NOT EXISTS incident_versions_stored_at ON incident_versions (stored_at);
+"""
+BACKFILL_POINTS = """
+UPDATE incidents SET
+    lon = json_extract(body, '$.location.coordinates[0]'),
+    lat = json_extract(body, '$.location.coordinates[1]')
+WHERE lon IS NULL AND json_extract(body, '$.location.type') = 'Point'
 """
 
 UPSERT = """
 INSERT INTO incidents (incident_id, version, status, severity, category, rule_id, subject,
-    district, escalated, title_vi, title_en, first_seen, last_seen, body)
+    district, escalated, title_vi, title_en, first_seen, last_seen, lon, lat, body)
 VALUES (:incident_id, :version, :status, :severity, :category, :rule_id, :subject,
-    :district, :escalated, :title_vi, :title_en, :first_seen, :last_seen, :body)
+    :district, :escalated, :title_vi, :title_en, :first_seen, :last_seen, :lon, :lat, :body)
 ON CONFLICT (incident_id) DO UPDATE SET
     version = excluded.version, status = excluded.status, severity = excluded.severity,
     category = excluded.category, district = excluded.district,
     escalated = excluded.escalated, title_vi = excluded.title_vi,
     title_en = excluded.title_en, first_seen = excluded.first_seen,
-    last_seen = excluded.last_seen, body = excluded.body
+    last_seen = excluded.last_seen, lon = excluded.lon, lat = excluded.lat,
+    body = excluded.body
 WHERE excluded.version > incidents.version
 """
 
@@ -78,9 +105,13 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(incident_versions)")}
-    if "stored_at" not in columns:  # a store made before stored_at was kept
-        conn.execute("ALTER TABLE incident_versions ADD COLUMN stored_at TEXT")
+    for table, column, kind in LATER_COLUMNS:
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            if column == "lon":
+                conn.execute(BACKFILL_POINTS)
+    conn.executescript(LATER_INDEXES)
     return conn
 
 

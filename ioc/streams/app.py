@@ -35,6 +35,7 @@ from ioc.streams.outputs import Outputs, internal_rejection
 from ioc.streams.raw_topics import raw_topic
 from ioc.streams.readings import ReadingsStage
 from ioc.streams.rulebook import Rulebook, follow_rules
+from ioc.streams.sensor_status import SensorStatusTracker
 from ioc.streams.webhook_retry import WebhookRetryStage
 from ioc.streams.write_behind import WriteBehind
 from ioc.topics import (
@@ -44,6 +45,7 @@ from ioc.topics import (
     INCIDENTS,
     RULES,
     SENSOR_TOPICS,
+    SENSORS,
     WEBHOOK_RETRY,
     correlation_cells,
 )
@@ -191,6 +193,7 @@ def _add_stages(
         deadletter=raw_topic(app, settings.topic(DEADLETTER)),
         cells=raw_topic(app, correlation_cells(settings), partitions=settings.partitions),
         metrics=metrics,
+        sensors=raw_topic(app, settings.topic(SENSORS)),
     )
     # Keys and values are plain JSON (Faust's table default): anyone debugging can read them.
     engine_state = app.Table(
@@ -211,6 +214,7 @@ def _add_stages(
         outputs,
         metrics,
         topics=[settings.topic(t) for t in SENSOR_TOPICS],
+        statuses=SensorStatusTracker(settings.sensor_status_interval.total_seconds()),
     )
     correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
     _add_incidents(app, settings, servers, metrics, outputs)

@@ -25,6 +25,7 @@ class Metrics:
     latency: Histogram
     sink_writes: Counter
     sink_failures: Counter
+    sensor_statuses: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -45,6 +46,11 @@ class Metrics:
                 "ioc_deadletters",
                 "Messages or readings refused and sent to the dead-letter topic, by reason",
                 ["reason"],
+                registry=registry,
+            ),
+            sensor_statuses=Counter(
+                "ioc_sensor_statuses",
+                "Sensor statuses published on the sensors topic (the console's map)",
                 registry=registry,
             ),
             redelivered=Counter(

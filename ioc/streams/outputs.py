@@ -1,4 +1,5 @@
-"""What the stages publish: alerts, dead letters, and alerts on their way to correlation.
+"""What the stages publish: alerts, dead letters, alerts on their way to correlation, and
+sensor statuses.
 
 Everything a stage publishes for a message is delivered (acknowledged by the broker) before
 the stage records in its table that the message was applied. A crash in between makes the
@@ -24,6 +25,7 @@ from ioc.schemas.alerts import Alert
 from ioc.schemas.commands import routing_key
 from ioc.schemas.deadletter import DeadLetter
 from ioc.schemas.decode import FieldError, Rejection
+from ioc.schemas.sensors import SensorStatus
 from ioc.streams.metrics import Metrics
 
 log = logging.getLogger("ioc.streams")
@@ -35,6 +37,7 @@ class Outputs:
     deadletter: faust.TopicT
     cells: faust.TopicT
     metrics: Metrics
+    sensors: faust.TopicT | None = None
 
     async def publish(self, engine: Engine, alerts: Sequence[Alert]) -> None:
         """Alerts to the alerts topic, and those that feed a correlation rule to the cells of
@@ -65,6 +68,17 @@ class Outputs:
                     )
         if pending:
             await asyncio.gather(*pending)
+
+    async def sensor_statuses(self, statuses: Sequence[SensorStatus]) -> None:
+        """Sensor statuses to the compacted sensors topic, keyed by sensor."""
+        if self.sensors is None:
+            return
+        pending = [
+            await self.sensors.send(key=s.sensor_id.encode(), value=s.model_dump_json().encode())
+            for s in statuses
+        ]
+        self.metrics.sensor_statuses.inc(len(pending))
+        await asyncio.gather(*pending)
 
     async def dead_letter(
         self,

@@ -39,6 +39,7 @@ from ioc.schemas.readings import AnyReading
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs, internal_rejection
 from ioc.streams.rulebook import Rulebook
+from ioc.streams.sensor_status import SensorStatusTracker
 
 log = logging.getLogger("ioc.streams")
 
@@ -76,6 +77,7 @@ class ReadingsStage:
         metrics: Metrics,
         decoder: Decoder | None = None,
         topics: Sequence[str] = (),
+        statuses: SensorStatusTracker | None = None,
     ) -> None:
         """`topics`: the sensor topics read; the sweep waits for each to be read (or to stay
         silent for IDLE_TOPIC_S) before it trusts a partition's watermark."""
@@ -91,6 +93,7 @@ class ReadingsStage:
         self.sweep_cost = 0.0  # seconds the last pass over the states took
         self.topics = tuple(topics)
         self.started: float | None = None
+        self.statuses = statuses
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
         """Messages of sensor topics, in the order read; returns once the state they made is
@@ -153,6 +156,10 @@ class ReadingsStage:
         for (topic, partition), offset in last.items():
             self.table.put(_applied_key(topic, partition), offset, partition)
         await self._sweep({partition for _, partition in last})
+        if self.statuses is not None:
+            due = self.statuses.due()
+            if due:
+                await self.outputs.sensor_statuses(due)
 
     async def _evaluate(self, engine: Engine, placed: list[Placed], keys: list[str]) -> None:
         grouped: dict[str, list[Placed]] = {}
@@ -200,6 +207,11 @@ class ReadingsStage:
                 offsets[one.topic] = one.offset
             kinds.update(one.reading.kind for one in readings)
             state["partition"] = last.partition
+            if self.statuses is not None:
+                for one in readings:
+                    self.statuses.observe(one)
+                if alerts:
+                    self.statuses.alerts(alerts, engine.absence_rules)
             if alerts:
                 await self.outputs.publish(engine, alerts)
             self.table.put(key, state, last.partition or 0)
@@ -268,6 +280,8 @@ class ReadingsStage:
         for key, state, partition in quiet:
             state, alerts = engine.advance(state, utc(until[partition]))
             self._count(state)
+            if self.statuses is not None and alerts:
+                self.statuses.alerts(alerts, engine.absence_rules)
             await self.outputs.publish(engine, alerts)
             self.table.put(key, state, partition)
 
