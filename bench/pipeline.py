@@ -102,6 +102,9 @@ class Worker:
     data_dir: Path
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
+    # Settings of this run (IOC_* variables), and its own consumer group when given one.
+    env: dict[str, str] | None = None
+    group_suffix: str = ""
 
     def start(self) -> None:
         self.port = free_port()
@@ -110,7 +113,7 @@ class Worker:
         env.update(
             IOC_BROKER=f"kafka://{self.bootstrap}",
             IOC_TOPIC_PREFIX=self.prefix,
-            IOC_APP_ID=settings.app_id,
+            IOC_APP_ID=settings.app_id + self.group_suffix,
             IOC_DATA_DIR=str(self.data_dir),
             IOC_WEB_PORT=str(self.port),
             IOC_SINKS="sqlite://",
@@ -118,6 +121,7 @@ class Worker:
             IOC_HEARTBEAT_INTERVAL="0.5",
             IOC_LOG_LEVEL="warning",
         )
+        env.update(self.env or {})
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "worker.log").open("wb")
         self.proc = subprocess.Popen(
@@ -211,11 +215,19 @@ class Throughput:
 
 
 def throughput(
-    bootstrap: str, prefix: str, data_dir: Path, messages: int, readings: int, timeout: float
+    bootstrap: str,
+    prefix: str,
+    data_dir: Path,
+    messages: int,
+    readings: int,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    group_suffix: str = "",
 ) -> Throughput:
     """Start a worker on preloaded topics; time it from its first message received to its last
-    incident stored."""
-    worker = Worker(bootstrap, prefix, data_dir)
+    incident stored. `env`: settings of this run; `group_suffix`: a consumer group of its own,
+    so that several runs read the same topics from the beginning."""
+    worker = Worker(bootstrap, prefix, data_dir, env=env, group_suffix=group_suffix)
     worker.start()
     try:
         deadline = time.monotonic() + timeout

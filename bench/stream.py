@@ -21,7 +21,8 @@ Then each reader consumes them from the beginning:
    Faust's defaults ("faust") and patched as the worker runs it ("faust+": ioc's Faust
    patches and fetch wait, IOC_FETCH_MAX_WAIT_MS);
 3. ioc: one `ioc worker` with the default zones and rule pack, from topic to incidents stored
-   in SQLite, and its peak RSS (bench/pipeline.py);
+   in SQLite, and its peak RSS (bench/pipeline.py); "ioc-" is the same worker without
+   publishing sensor statuses (IOC_SENSOR_STATUS_INTERVAL=0s): "ioc ÷ ioc-" is their cost;
 4. latency: publish → incident stored, while a scenario with incidents is offered at half the
    worker's measured maximum (single readings); its first play warms up the fresh worker and
    is not measured;
@@ -246,6 +247,19 @@ def main(argv: list[str] | None = None) -> int:
                 result[name]["ioc"] = rates(run.messages, run.readings, run.seconds)
                 result[name]["ioc"]["incidents"] = run.incidents
                 result[name]["ioc"]["peak_rss_mb"] = round(run.peak_rss_mb)
+                print(f"{name}: ioc worker without sensor statuses ...")
+                quiet = pipeline.throughput(
+                    bootstrap,
+                    prefix,
+                    Path(tmp) / f"{name}-nostatus",
+                    result[name]["messages"],
+                    result[name]["readings"],
+                    timeout=900,
+                    env={"IOC_SENSOR_STATUS_INTERVAL": "0s"},
+                    group_suffix="-nostatus",
+                )
+                result[name]["ioc-"] = rates(quiet.messages, quiet.readings, quiet.seconds)
+                result[name]["ioc-"]["peak_rss_mb"] = round(quiet.peak_rss_mb)
             rate = result["single"]["ioc"]["msg_per_s"] / 2
             print(f"latency at {rate:,.0f} messages/s ...")
             result["latency"] = pipeline.latency(
@@ -305,11 +319,11 @@ def rates(messages: int, readings: int, seconds: float) -> dict[str, Any]:
 def add_ratios(result: dict[str, Any]) -> None:
     for name in ("single", "batch"):
         figures = result[name]
-        for who in ("baseline", "tuned", "peer", "ioc"):
+        for who in ("baseline", "tuned", "peer", "ioc", "ioc-"):
             if who not in figures:
                 continue
             mine = figures[who]["msg_per_s"]
-            for against in ("ceiling", "baseline", "tuned", "peer"):
+            for against in ("ceiling", "baseline", "tuned", "peer", "ioc-"):
                 if against != who and against in figures:
                     figures[who][f"to_{against}"] = round(mine / figures[against]["msg_per_s"], 3)
 
@@ -319,6 +333,7 @@ READERS = {
     "baseline": "faust",
     "tuned": "faust+",
     "peer": "quix",
+    "ioc-": "ioc-",
     "ioc": "ioc",
 }
 
@@ -327,17 +342,17 @@ def table(result: dict[str, Any]) -> str:
     rows = [
         f"broker: {result.get('broker_version', 'tansu (embedded)')}",
         f"{'':<10}{'reader':<10}{'msg/s':>10}{'readings/s':>12}"
-        f"{'÷ceiling':>10}{'÷faust':>8}{'÷faust+':>9}{'÷quix':>8}",
+        f"{'÷ceiling':>10}{'÷faust':>8}{'÷faust+':>9}{'÷quix':>8}{'÷ioc-':>8}",
     ]
     for name in ("single", "batch"):
-        for who in ("ceiling", "baseline", "tuned", "peer", "ioc"):
+        for who in ("ceiling", "baseline", "tuned", "peer", "ioc-", "ioc"):
             f = result[name].get(who)
             if f is None:
                 continue
             rows.append(
                 f"{name:<10}{READERS[who]:<10}{f['msg_per_s']:>10,}{f['readings_per_s']:>12,}"
                 f"{_ratio(f, 'ceiling'):>10}{_ratio(f, 'baseline'):>8}{_ratio(f, 'tuned'):>9}"
-                f"{_ratio(f, 'peer'):>8}"
+                f"{_ratio(f, 'peer'):>8}{_ratio(f, 'ioc-'):>8}"
             )
     lat = result["latency"]
     rows.append(

@@ -190,7 +190,7 @@ class Settings(BaseSettings):
         default=timedelta(seconds=30),
         description=(
             "How often, at most, a worker publishes a sensor's status on ioc.sensors (the "
-            "console's sensor map); a change of status is published at once."
+            "console's sensor map); a change of status is published at once. 0s: never."
         ),
     )
     console_host: str = Field(default="127.0.0.1", description="Address `ioc console` binds.")

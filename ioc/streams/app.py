@@ -214,7 +214,11 @@ def _add_stages(
         outputs,
         metrics,
         topics=[settings.topic(t) for t in SENSOR_TOPICS],
-        statuses=SensorStatusTracker(settings.sensor_status_interval.total_seconds()),
+        statuses=(
+            SensorStatusTracker(settings.sensor_status_interval.total_seconds())
+            if settings.sensor_status_interval.total_seconds() > 0
+            else None
+        ),
     )
     correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
     _add_incidents(app, settings, servers, metrics, outputs)
