@@ -10,12 +10,13 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 
 LINT_PATHS := $(wildcard ioc simulators tests bench scripts)
 
-.PHONY: help demo test lint typecheck unit bench clean kafka-jars test-deps
+.PHONY: help demo test lint typecheck unit bench clean kafka-jars test-deps web
 
 help:
 	@echo "make demo   run the whole system on this machine (embedded broker, worker, ...); Ctrl-C stops it"
 	@echo "make test   lint, type-check and run the whole test suite (integration tests start a real broker)"
-	@echo "make lint   ruff and mypy only"
+	@echo "make lint   ruff and mypy, eslint and tsc of the web page"
+	@echo "make web    build the console's web page (npm ci, then Vite) into ioc/console/static"
 	@echo "make bench  run the benchmarks in bench/ (by hand; results go to bench/results/)"
 	@echo "make test-deps  install the servers the tests start (Debian, as root: PostgreSQL, Mosquitto, kcat, Java, Kafka)"
 
@@ -26,15 +27,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+# The console's web page: TypeScript and MapLibre from npm (web/package-lock.json), built by
+# Vite into the Python package; rebuilt when a source or the lockfile changes.
+WEB_SOURCES := $(wildcard web/src/*) web/index.html web/docs.html web/vite.config.ts web/tsconfig.json
+WEB_BUILT   := ioc/console/static/index.html
+NODE_STAMP  := web/node_modules/.installed
+
+$(NODE_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm (Node.js 20) is needed to build the web page" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+$(WEB_BUILT): $(NODE_STAMP) $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: $(WEB_BUILT)
+
+demo: $(STAMP) $(WEB_BUILT)
 	$(BIN)/ioc demo
 
-lint: $(STAMP)
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy ioc simulators
+	cd web && npm run --silent lint
 
-test: lint kafka-jars
+test: lint kafka-jars $(WEB_BUILT)
 	$(BIN)/python -m pytest
 
 # The servers the integration tests start for themselves (tests/services): Debian's packages
@@ -54,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache web/node_modules ioc/console/static

@@ -87,7 +87,7 @@ def sensor(sensor_id: str, district: str | None, status: str = "ok") -> SensorSt
     return SensorStatus(
         sensor_id=sensor_id,
         kind="environment",
-        source_id=f"station-{sensor_id}",
+        source_id="gw-test",
         district=district,
         lat=y,
         lon=x,

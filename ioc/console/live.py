@@ -2,6 +2,7 @@
 status on `ioc.sensors`, read by one consumer per console without a consumer group, so that
 each replica sees everything and none owns a partition.
 
+Sensor statuses arrive a source at a time; a district caller gets its district's share.
 Each event's id is the position of the feed just after it: the next offset of every partition
 of both topics. A browser that reconnects (to this replica or another, after a restart)
 presents its last id, and gets what followed from the recent events kept in memory; when they
@@ -16,7 +17,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -25,11 +26,11 @@ from pydantic import ValidationError
 
 from ioc.console.access import Principal
 from ioc.schemas.incidents import Incident
-from ioc.schemas.sensors import SensorStatus
+from ioc.schemas.sensors import SensorStatus, SourceStatuses
 
 log = logging.getLogger("ioc.console")
 
-EventKind = Literal["incident", "sensor", "reset"]
+EventKind = Literal["incident", "sensors", "reset"]
 RECENT_EVENTS = 20_000
 # Incident versions read back at start, per partition, so that a browser that was connected
 # to a console that restarted can resume without a reset.
@@ -39,6 +40,9 @@ SUBSCRIBER_QUEUE = 5_000
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
+    """`incident`: one version (of `district`); `sensors`: a source's statuses, with `parts`
+    holding each district's share of them for district callers."""
+
     kind: EventKind
     id: str
     data: bytes
@@ -47,6 +51,16 @@ class LiveEvent:
     topic: int = 0
     partition: int = 0
     offset: int = -1
+    parts: dict[str | None, bytes] | None = None
+
+    def seen_by(self, principal: Principal) -> LiveEvent | None:
+        """This event as `principal` may see it: whole, its district's share, or nothing."""
+        if self.parts is None:
+            return self if principal.sees_district(self.district) else None
+        if principal.district is None:
+            return self
+        part = self.parts.get(principal.district)
+        return replace(self, data=part, parts=None) if part is not None else None
 
 
 class Position:
@@ -87,10 +101,13 @@ class Subscription:
         self.overflowed = False
 
     def offer(self, event: LiveEvent) -> None:
-        if self.overflowed or not self.principal.sees_district(event.district):
+        if self.overflowed:
+            return
+        seen = event.seen_by(self.principal)
+        if seen is None:
             return
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait(seen)
         except asyncio.QueueFull:
             self.overflowed = True
             with contextlib.suppress(asyncio.QueueEmpty):
@@ -231,17 +248,21 @@ class LiveFeed:
                 if not replay:
                     self._resolve_waiters(incident)
             else:
-                sensor = SensorStatus.model_validate_json(value)
-                self.sensors[sensor.sensor_id] = sensor
+                statuses = SourceStatuses.model_validate_json(value)
+                parts: dict[str | None, list[bytes]] = {}
+                for sensor in statuses.sensors:
+                    self.sensors[sensor.sensor_id] = sensor
+                    parts.setdefault(sensor.district, []).append(sensor.model_dump_json().encode())
                 event = LiveEvent(
-                    "sensor",
+                    "sensors",
                     self.position,
-                    value,
-                    sensor.district,
-                    sensor.sensor_id,
+                    b"[" + b",".join(b for one in parts.values() for b in one) + b"]",
+                    None,
+                    statuses.source_id,
                     topic,
                     tp.partition,
                     offset,
+                    parts={d: b"[" + b",".join(one) + b"]" for d, one in parts.items()},
                 )
         except ValidationError:
             # Workers write these topics; a record the console cannot read is counted and
@@ -291,12 +312,13 @@ class LiveFeed:
                 oldest = self._oldest(topic, partition)
                 if wanted < now and (oldest is None or oldest > wanted):
                     return None
-        return [
-            e
-            for e in self.recent
-            if e.offset >= since.offsets[e.topic][e.partition]
-            and sub.principal.sees_district(e.district)
-        ]
+        missed = []
+        for e in self.recent:
+            if e.offset >= since.offsets[e.topic][e.partition]:
+                seen = e.seen_by(sub.principal)
+                if seen is not None:
+                    missed.append(seen)
+        return missed
 
     def _oldest(self, topic: int, partition: int) -> int | None:
         # Events older than the console's start are known only from the backlog read.

@@ -1,6 +1,7 @@
-"""A sensor's latest status, as workers publish it on the compacted `ioc.sensors` topic (key:
-sensor_id) for the console's map: where it is, when it was last heard, whether it is trusted,
-its latest values and, for an air station, its VN_AQI with the band's official colour."""
+"""Sensors' latest statuses, as workers publish them on the compacted `ioc.sensors` topic for
+the console's map: where each is, when it was last heard, whether it is trusted, its latest
+values and, for an air station, its VN_AQI with the band's official colour. One message per
+source (key: source_id) holds every sensor of that source (ioc/streams/sensor_status.py)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,13 @@ class SensorStatus(BaseModel):
     values: dict[str, Value] = Field(default_factory=dict, max_length=32)
     aqi: AqiBand | None = None
     published_at: UtcDatetime = Field(description="When a worker published this status.")
+
+
+class SourceStatuses(BaseModel):
+    """One `ioc.sensors` message: the statuses of every sensor of one source."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source_id: Id
+    sensors: list[SensorStatus] = Field(max_length=10_000)
+    published_at: UtcDatetime

@@ -50,7 +50,7 @@ class Metrics:
             ),
             sensor_statuses=Counter(
                 "ioc_sensor_statuses",
-                "Sensor statuses published on the sensors topic (the console's map)",
+                "Messages of sources' sensor statuses published (the console's map)",
                 registry=registry,
             ),
             redelivered=Counter(

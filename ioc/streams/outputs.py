@@ -25,7 +25,6 @@ from ioc.schemas.alerts import Alert
 from ioc.schemas.commands import routing_key
 from ioc.schemas.deadletter import DeadLetter
 from ioc.schemas.decode import FieldError, Rejection
-from ioc.schemas.sensors import SensorStatus
 from ioc.streams.metrics import Metrics
 
 log = logging.getLogger("ioc.streams")
@@ -69,14 +68,11 @@ class Outputs:
         if pending:
             await asyncio.gather(*pending)
 
-    async def sensor_statuses(self, statuses: Sequence[SensorStatus]) -> None:
-        """Sensor statuses to the compacted sensors topic, keyed by sensor."""
+    async def sensor_statuses(self, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """Sources' sensor statuses (key, value) to the compacted sensors topic."""
         if self.sensors is None:
             return
-        pending = [
-            await self.sensors.send(key=s.sensor_id.encode(), value=s.model_dump_json().encode())
-            for s in statuses
-        ]
+        pending = [await self.sensors.send(key=key, value=value) for key, value in messages]
         self.metrics.sensor_statuses.inc(len(pending))
         await asyncio.gather(*pending)
 

@@ -1,59 +1,46 @@
 """Sensor statuses for the console's map: what each sensor last said, where, and whether it is
-trusted — published on the compacted `ioc.sensors` topic (key: sensor_id) at most once per
-interval per sensor, and at once when its status changes.
+trusted — published on the compacted `ioc.sensors` topic.
 
 - `offline`: an absence rule fired for it (it has been silent too long); until it is resolved;
 - `implausible`: its latest reading had a value outside the plausible range (rules/health.py);
 - `ok`: otherwise.
 
+One message per source (key: source_id, the key of the sensor topics) carries the status of
+every sensor of that source this worker knows, at most once per interval, and at once when one
+of them changes status. Per source, not per sensor: a sensor reports about as often as the
+interval, so a message per sensor would cost a message per reading; a gateway's hundred
+sensors in one message cost one. The topic stays compactable: a source's latest message holds
+all its sensors. A source's first message waits a share of the interval that depends on its id,
+so that a worker that has just taken partitions over does not publish them all at once.
+
 The VN_AQI of an air station is that of its latest reading's PM2.5 and PM10 alone, on the
 hourly breakpoints: the figure the `aqi` rule field uses (not an hourly NowCast).
 
-The tracker is plain, in-memory and per worker: a worker that takes a partition over starts
-publishing its sensors at their next reading, and the topic keeps the last status meanwhile.
+The tracker is plain, in-memory and per worker: a worker that takes a partition over publishes
+its sources after their next reading, and the topic keeps their last statuses meanwhile.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
+import zlib
 from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 from ioc.aqi import MissingPMError, hourly_aqi
 from ioc.rules.health import PLAUSIBLE, plausible
 from ioc.rules.values import Placed
 from ioc.schemas.alerts import Alert
 from ioc.schemas.readings import AnyReading, CameraReading, EnvironmentReading, TrafficReading
-from ioc.schemas.sensors import AqiBand, SensorState, SensorStatus, Value
+from ioc.schemas.sensors import SensorState
 
 # What a status carries of a reading: its measurements, not its identity or place.
 NOT_VALUES = frozenset({"kind", "sensor_id", "source_id", "ts", "lat", "lon"})
-
-
-@dataclass(slots=True)
-class _Sensor:
-    reading: AnyReading | None  # the latest, until it is published
-    district: str | None
-    zones: tuple[str, ...]
-    status: SensorState = "ok"
-    reason: str | None = None
-    offline_by: str | None = None  # the absence rule holding it offline
-    published_status: SensorState | None = None
-    published_at: float | None = None  # processing time
-    last: SensorStatus | None = None
-
-
-def _values(reading: AnyReading) -> dict[str, Value]:
-    out: dict[str, Value] = {}
-    for name, value in reading:
-        if name in NOT_VALUES or value is None:
-            continue
-        if isinstance(value, bool | int | float | str):
-            out[name] = value
-    return out
-
-
 # Per kind, the fields with a plausible range: judging a reading reads only those (it runs
 # for every reading a worker takes).
 CHECKED: dict[str, tuple[str, ...]] = {
@@ -64,7 +51,8 @@ CHECKED: dict[str, tuple[str, ...]] = {
 }
 
 
-def _implausible(reading: AnyReading) -> str | None:
+def implausible(reading: AnyReading) -> str | None:
+    """Why the reading is not plausible; None when it is."""
     for name in CHECKED[reading.kind]:
         value = getattr(reading, name)
         if value is not None and not plausible(name, value):
@@ -73,7 +61,15 @@ def _implausible(reading: AnyReading) -> str | None:
     return None
 
 
-def _aqi(reading: AnyReading) -> AqiBand | None:
+def _values(reading: AnyReading) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in reading
+        if name not in NOT_VALUES and isinstance(value, bool | int | float | str)
+    }
+
+
+def _aqi(reading: AnyReading) -> dict[str, Any] | None:
     if not isinstance(reading, EnvironmentReading) or (
         reading.pm25 is None and reading.pm10 is None
     ):
@@ -83,15 +79,32 @@ def _aqi(reading: AnyReading) -> AqiBand | None:
     except (MissingPMError, ValueError):
         return None  # a concentration beyond the table: the reading's values say it
     level = result.level
-    return AqiBand(
-        aqi=result.aqi,
-        kind="hourly",
-        dominant=result.dominant,
-        name_vi=level.vi,
-        name_en=level.en,
-        colour=level.colour,
-        rgb=level.rgb,
-    )
+    return {
+        "aqi": result.aqi,
+        "kind": "hourly",
+        "dominant": result.dominant,
+        "name_vi": level.vi,
+        "name_en": level.en,
+        "colour": level.colour,
+        "rgb": list(level.rgb),
+    }
+
+
+@dataclass(slots=True)
+class _Sensor:
+    reading: AnyReading | None
+    district: str | None
+    zones: tuple[Any, ...]  # the reading's zones (ioc.geo Zone); their ids when published
+    state: SensorState = "ok"
+    reason: str | None = None
+    offline_by: str | None = None  # the absence rule holding it offline
+
+
+@dataclass(slots=True)
+class _Source:
+    sensors: dict[str, _Sensor] = field(default_factory=dict)
+    published_at: float | None = None
+    due_at: float | None = None  # when its pending publication is due; None: none pending
 
 
 class SensorStatusTracker:
@@ -104,33 +117,63 @@ class SensorStatusTracker:
         self.interval_s = interval_s
         self.clock = clock
         self.wall = wall
-        self.sensors: dict[str, _Sensor] = {}
-        self._changed: set[str] = set()
+        self.sources: dict[str, _Source] = {}
+        self.source_of: dict[str, str] = {}  # sensor id → source id
+        self._urgent: set[str] = set()
+        self._due: list[tuple[float, str]] = []  # (when, source id), a heap
 
     def observe(self, placed: Placed) -> None:
         """A reading placed on the map (the latest of a batch wins)."""
         reading = placed.reading
-        sensor = self.sensors.get(reading.sensor_id)
-        zones = tuple(z.id for z in placed.zones)
+        source_id = reading.source_id
+        source = self.sources.get(source_id)
+        if source is None:
+            source = self.sources[source_id] = _Source()
+        sensor = source.sensors.get(reading.sensor_id)
         if sensor is None:
-            sensor = self.sensors[reading.sensor_id] = _Sensor(reading, placed.district, zones)
-        elif sensor.reading is None or reading.ts >= sensor.reading.ts:
-            sensor.reading, sensor.district, sensor.zones = reading, placed.district, zones
-        else:
+            sensor = source.sensors[reading.sensor_id] = _Sensor(
+                reading, placed.district, placed.zones
+            )
+            self.source_of[reading.sensor_id] = source_id
+        elif sensor.reading is not None and reading.ts < sensor.reading.ts:
             return  # a late reading: the map shows the newest
-        self._changed.add(reading.sensor_id)
+        else:
+            sensor.reading, sensor.district, sensor.zones = reading, placed.district, placed.zones
+        if sensor.offline_by is None:
+            why = implausible(reading)
+            state: SensorState = "implausible" if why else "ok"
+            if state != sensor.state:
+                sensor.state, sensor.reason = state, why
+                self._urgent.add(source_id)
+        self._schedule(source_id, source)
+
+    def _schedule(self, source_id: str, source: _Source) -> None:
+        if source.due_at is not None:
+            return
+        now = self.clock()
+        if source.published_at is None:
+            # Spread first publications over the interval, by the source's id.
+            share = (zlib.crc32(source_id.encode()) % 1000) / 1000
+            when = now + share * self.interval_s
+        else:
+            when = max(now, source.published_at + self.interval_s)
+        source.due_at = when
+        heapq.heappush(self._due, (when, source_id))
 
     def alert(self, alert: Alert) -> None:
         """An alert of an absence rule takes its sensor offline, or brings it back."""
-        sensor = self.sensors.get(alert.subject)
-        if sensor is None:
-            # Offline since before this worker started: known by the alert alone.
-            sensor = self.sensors[alert.subject] = _Sensor(None, alert.district, tuple(alert.zones))
+        source_id = self.source_of.get(alert.subject)
+        if source_id is None:
+            return  # a sensor never read here since the start: its source's message has it
+        sensor = self.sources[source_id].sensors[alert.subject]
         if alert.status == "firing":
             sensor.offline_by = alert.rule_id
+            sensor.state, sensor.reason = "offline", f"silent too long ({alert.rule_id})"
         elif sensor.offline_by == alert.rule_id:
             sensor.offline_by = None
-        self._changed.add(alert.subject)
+            why = implausible(sensor.reading) if sensor.reading is not None else None
+            sensor.state, sensor.reason = ("implausible", why) if why else ("ok", None)
+        self._urgent.add(source_id)
 
     def alerts(self, alerts: Iterable[Alert], absence_rules: Container[str]) -> None:
         """Of these alerts, those of the (current) absence rules."""
@@ -138,60 +181,48 @@ class SensorStatusTracker:
             if alert.rule_id in absence_rules:
                 self.alert(alert)
 
-    def due(self) -> list[SensorStatus]:
-        """The statuses to publish now: every sensor whose status changed, and those with a
-        newer reading whose interval has passed."""
+    def due(self) -> list[tuple[bytes, bytes]]:
+        """(key, value) of the source messages to publish now: sources with a sensor whose
+        status changed, and sources with news whose interval has passed."""
         now = self.clock()
-        out: list[SensorStatus] = []
-        for sensor_id in list(self._changed):
-            sensor = self.sensors[sensor_id]
-            status, reason = self._judge(sensor)
-            interval_passed = (
-                sensor.published_at is None or now - sensor.published_at >= self.interval_s
-            )
-            if status == sensor.published_status and not interval_passed:
-                continue  # kept in _changed: published when its interval has passed
-            made = self._status(sensor_id, sensor, status, reason)
-            self._changed.discard(sensor_id)
-            if made is None:
-                continue
-            sensor.status, sensor.reason = status, reason
-            sensor.published_status, sensor.published_at = status, now
-            sensor.last, sensor.reading = made, None
-            out.append(made)
+        ready = set(self._urgent)
+        self._urgent.clear()
+        while self._due and self._due[0][0] <= now:
+            when, source_id = heapq.heappop(self._due)
+            if self.sources[source_id].due_at == when:  # else published early, as urgent
+                ready.add(source_id)
+        out = []
+        for source_id in sorted(ready):
+            source = self.sources[source_id]
+            source.published_at = now
+            source.due_at = None
+            out.append((source_id.encode(), self._message(source_id, source)))
         return out
 
-    def _judge(self, sensor: _Sensor) -> tuple[SensorState, str | None]:
-        if sensor.offline_by is not None:
-            return "offline", f"silent too long ({sensor.offline_by})"
-        if sensor.reading is not None:
-            why = _implausible(sensor.reading)
-            return ("implausible", why) if why else ("ok", None)
-        return sensor.status if sensor.status != "offline" else "ok", sensor.reason
-
-    def _status(
-        self, sensor_id: str, sensor: _Sensor, status: SensorState, reason: str | None
-    ) -> SensorStatus | None:
-        reading = sensor.reading
-        if reading is None:
-            last = sensor.last
-            if last is None:
-                return None  # an alert about a sensor never read here: its topic has it
-            return last.model_copy(
-                update={"status": status, "reason": reason, "published_at": self.wall()}
+    def _message(self, source_id: str, source: _Source) -> bytes:
+        published = self.wall().isoformat()
+        statuses = []
+        for sensor_id, sensor in source.sensors.items():
+            reading = sensor.reading
+            if reading is None:
+                continue
+            statuses.append(
+                {
+                    "sensor_id": sensor_id,
+                    "kind": reading.kind,
+                    "source_id": source_id,
+                    "district": sensor.district,
+                    "zones": [z.id for z in sensor.zones],
+                    "lat": reading.lat,
+                    "lon": reading.lon,
+                    "status": sensor.state,
+                    "reason": sensor.reason,
+                    "last_seen": reading.ts.isoformat(),
+                    "values": _values(reading),
+                    "aqi": _aqi(reading),
+                    "published_at": published,
+                }
             )
-        return SensorStatus(
-            sensor_id=sensor_id,
-            kind=reading.kind,
-            source_id=reading.source_id,
-            district=sensor.district,
-            zones=list(sensor.zones),
-            lat=reading.lat,
-            lon=reading.lon,
-            status=status,
-            reason=reason,
-            last_seen=reading.ts,
-            values=_values(reading),
-            aqi=_aqi(reading),
-            published_at=self.wall(),
+        return orjson.dumps(
+            {"source_id": source_id, "sensors": statuses, "published_at": published}
         )

@@ -1,10 +1,10 @@
 """`/api/events`: Server-Sent Events of incident versions and sensor statuses, as they arrive.
 
 Events: `hello` first (its id is where the stream starts), then `incident` (a whole incident
-version) and `sensor` (a sensor's status), and `reset` when events were missed that cannot be
-replayed (the client reloads the list). A client reconnects with `Last-Event-ID`, from any
-console replica. The caller's token is checked again while the stream is open: a revoked
-token ends it.
+version) and `sensors` (a list of sensor statuses, of one source), and `reset` when events
+were missed that cannot be replayed (the client reloads the list). A client reconnects with
+`Last-Event-ID`, from any console replica. The caller's token is checked again while the
+stream is open: a revoked token ends it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,346 @@
+"""The console's HTTP API against a real `ioc console`, store and broker: who sees what, by
+every path (list, one incident, CAP, counts, zones, sensors, feeds, live events), and what an
+action answers when it is refused or not applied."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from ioc.admin import ensure_topics
+from ioc.broker import EmbeddedBroker
+from ioc.console.access import Role
+from ioc.console.database import SqliteDatabase
+from ioc.console.tokens import TokenStore
+from ioc.schemas.commands import Command
+from ioc.schemas.incidents import Incident
+from ioc.schemas.sensors import SourceStatuses
+from ioc.settings import Settings
+from ioc.topics import COMMANDS, INCIDENTS, SENSORS, topic_specs
+from tests.conftest import Kafka
+from tests.console_data import T0, acknowledged, opened, sensor, store
+from tests.consoles import ConsoleProcess, EventStream, incident_event
+
+pytestmark = pytest.mark.integration
+ROLES = ("operator", "viewer", "district:da-lat")
+
+
+@dataclass
+class Setup:
+    console: ConsoleProcess
+    tokens: dict[str, str]
+    incidents: dict[str, Incident]
+    prefix: str
+    kafka: Kafka
+    store_path: Path
+
+    def get(self, path: str, role: str | None = "operator", **params: Any) -> httpx.Response:
+        with self.console.client(self.tokens.get(role or "")) as client:
+            return client.get(path, params=params)
+
+    def post(self, path: str, role: str = "operator", body: Any = None) -> httpx.Response:
+        with self.console.client(self.tokens[role]) as client:
+            return client.post(path, json=body)
+
+
+def make_tokens(path: Path, roles: tuple[str, ...]) -> dict[str, str]:
+    async def run() -> dict[str, str]:
+        db = SqliteDatabase(path)
+        await db.open()
+        tokens = TokenStore(db)
+        return {role: await tokens.create(f"test {role}", Role.parse(role)) for role in roles}
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def setup(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    data = tmp_path_factory.mktemp("console")
+    prefix = f"con{time.monotonic_ns()}."
+    asyncio.run(ensure_topics([broker.bootstrap], topic_specs(Settings(topic_prefix=prefix))))
+    first_ack = opened(2, district="da-lat")
+    incidents = {
+        "da-lat": opened(1, district="da-lat", title="Ngập úng đường Trần Phú"),
+        "da-lat-ack": acknowledged(first_ack),
+        "bao-loc": opened(3, district="bao-loc", severity="moderate"),
+        "province": opened(4, district=None, severity="extreme"),
+    }
+    store_path = data / "incidents.db"
+    # Every version, as a worker's sink stores them.
+    store(store_path, [first_ack, *incidents.values()])
+    kafka = Kafka(broker.bootstrap)
+    # One source whose sensors are in two districts and the province: each caller its share.
+    statuses = SourceStatuses(
+        source_id="gw-test",
+        sensors=[
+            sensor("s-da-lat", "da-lat"),
+            sensor("s-bao-loc", "bao-loc"),
+            sensor("s-province", None, "offline"),
+        ],
+        published_at=T0,
+    )
+    kafka.produce(prefix + SENSORS, [(b"gw-test", statuses.model_dump_json().encode())])
+    tokens = make_tokens(store_path, (*ROLES, "district:bao-loc"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONUNBUFFERED": "1",
+        "IOC_BROKER": f"kafka://{broker.bootstrap}",
+        "IOC_TOPIC_PREFIX": prefix,
+        "IOC_DATA_DIR": str(data),
+        "IOC_SINKS": f"sqlite://{store_path}",
+        "IOC_CONSOLE_ACTION_TIMEOUT": "2",
+    }
+    console = ConsoleProcess(env, data / "console.log").start()
+    try:
+        yield Setup(console, tokens, incidents, prefix, kafka, store_path)
+    finally:
+        console.stop()
+
+
+def ids(response: httpx.Response) -> set[str]:
+    assert response.status_code == 200, response.text
+    return {i["incident_id"] for i in response.json()["incidents"]}
+
+
+def test_every_api_endpoint_needs_a_token(setup: Setup) -> None:
+    spec = setup.get("/api/openapi.json", None).json()
+    assert spec["openapi"].startswith("3.1")
+    incident = setup.incidents["da-lat"].incident_id
+    checked = 0
+    for path, methods in spec["paths"].items():
+        if path == "/healthz":
+            continue
+        url = (
+            path.replace("{incident_id}", incident)
+            .replace("{version}", "1")
+            .replace("{area}", "da-lat")
+        )
+        for method in methods:
+            for headers in ({}, {"Authorization": "Bearer ioc_000000000000_" + "x" * 43}):
+                response = httpx.request(method, setup.console.url + url, headers=headers)
+                assert response.status_code == 401, (method, path, response.text)
+                assert response.headers["content-type"] == "application/problem+json"
+                assert response.headers["www-authenticate"].startswith("Bearer")
+                checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_list_holds_what_the_role_may_see(setup: Setup, role: str) -> None:
+    everything = {i.incident_id for i in setup.incidents.values()}
+    own = {setup.incidents[k].incident_id for k in ("da-lat", "da-lat-ack")}
+    assert ids(setup.get("/api/incidents", role)) == (
+        own if role.startswith("district") else everything
+    )
+
+
+def test_a_district_asking_for_another_district_is_refused(setup: Setup) -> None:
+    response = setup.get("/api/incidents", "district:da-lat", district="bao-loc")
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("/other-district")
+    assert ids(setup.get("/api/incidents", "district:da-lat", district="da-lat")) == {
+        setup.incidents[k].incident_id for k in ("da-lat", "da-lat-ack")
+    }
+
+
+@pytest.mark.parametrize("other", ["bao-loc", "province"])
+def test_another_districts_incident_is_not_found_by_any_path(setup: Setup, other: str) -> None:
+    incident = setup.incidents[other].incident_id
+    for path in (
+        f"/api/incidents/{incident}",
+        f"/api/incidents/{incident}/versions/1/cap",
+    ):
+        assert setup.get(path, "district:da-lat").status_code == 404, path
+        assert setup.get(path, "operator").status_code == 200, path
+    response = setup.post(f"/api/incidents/{incident}/acknowledge", "district:da-lat")
+    assert response.status_code == 404
+    found = ids(setup.get("/api/incidents", "district:da-lat", q=incident.lower()))
+    assert found == set()
+
+
+def test_counts_follow_the_role(setup: Setup) -> None:
+    mine = setup.get("/api/counts", "district:da-lat").json()
+    assert mine["total"] == 2
+    assert mine["by_district"] == {"da-lat": 2}
+    everything = setup.get("/api/counts", "viewer").json()
+    assert everything["total"] == 4
+    assert everything["by_district"] == {"da-lat": 2, "bao-loc": 1, "province": 1}
+    assert everything["by_status"] == {"open": 3, "acknowledged": 1}
+
+
+def test_sensors_and_zones_follow_the_role(setup: Setup) -> None:
+    def sensor_ids(role: str) -> set[str]:
+        body = setup.get("/api/sensors", role).json()
+        assert body["type"] == "FeatureCollection"
+        assert body["complete"] is True
+        return {f["id"] for f in body["features"]}
+
+    assert sensor_ids("operator") == {"s-da-lat", "s-bao-loc", "s-province"}
+    assert sensor_ids("district:da-lat") == {"s-da-lat"}
+    offline = setup.get("/api/sensors", "viewer", status="offline").json()
+    assert [f["id"] for f in offline["features"]] == ["s-province"]
+    zones = setup.get("/api/zones", "district:da-lat").json()["features"]
+    assert zones
+    assert {z["properties"]["district"] for z in zones} == {"da-lat"}
+    every = setup.get("/api/zones", "operator").json()["features"]
+    assert {z["properties"]["kind"] for z in every} >= {"province", "district", "restricted"}
+    assert all(isinstance(z["properties"]["active"], bool) for z in every)
+
+
+def test_cap_feeds_per_district_and_province(setup: Setup) -> None:
+    def entries(area: str, role: str) -> httpx.Response:
+        return setup.get(f"/api/feeds/cap/{area}.atom", role)
+
+    own = entries("da-lat", "district:da-lat")
+    assert own.status_code == 200
+    assert own.headers["content-type"].startswith("application/atom+xml")
+    assert setup.incidents["da-lat"].incident_id in own.text
+    assert setup.incidents["bao-loc"].incident_id not in own.text
+    assert entries("bao-loc", "district:da-lat").status_code == 403
+    assert entries("province", "district:da-lat").status_code == 403
+    province = entries("province", "viewer").text
+    assert all(i.incident_id in province for i in setup.incidents.values())
+    cap = setup.get(f"/api/incidents/{setup.incidents['da-lat'].incident_id}/versions/1/cap")
+    assert cap.headers["content-type"].startswith("application/cap+xml")
+    assert "<msgType>Alert</msgType>" in cap.text
+
+
+def test_paging_covers_every_incident_once_newest_first(setup: Setup) -> None:
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 1}
+        if cursor:
+            params["cursor"] = cursor
+        body = setup.get("/api/incidents", "operator", **params).json()
+        seen += body["incidents"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 4
+    assert len({i["incident_id"] for i in seen}) == 4
+    assert [i["last_seen"] for i in seen] == sorted((i["last_seen"] for i in seen), reverse=True)
+    bad = setup.get("/api/incidents", "operator", cursor="not-a-cursor")
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+
+
+def test_a_viewer_may_not_act(setup: Setup) -> None:
+    incident = setup.incidents["da-lat"].incident_id
+    for action in ("acknowledge", "resolve"):
+        response = setup.post(f"/api/incidents/{incident}/{action}", "viewer", {"note": "x"})
+        assert response.status_code == 403
+        assert response.json()["type"].endswith("/read-only")
+
+
+def test_an_action_already_done_is_refused_with_its_reason(setup: Setup) -> None:
+    incident = setup.incidents["da-lat-ack"].incident_id
+    response = setup.post(f"/api/incidents/{incident}/acknowledge", "district:da-lat")
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/already-acknowledged")
+    assert "already acknowledged" in response.json()["detail"]
+
+
+def test_an_action_no_worker_applies_is_sent_and_answered_504(setup: Setup) -> None:
+    incident = setup.incidents["bao-loc"]
+    response = setup.post(
+        f"/api/incidents/{incident.incident_id}/acknowledge",
+        "district:bao-loc",
+        {"note": "đã cử đội"},
+    )
+    assert response.status_code == 504, response.text
+    assert "no worker applied it" in response.json()["detail"]
+    sent = setup.kafka.consume(setup.prefix + COMMANDS, 1)
+    command = Command.model_validate_json(sent[0][1])
+    assert command.incident_id == incident.incident_id
+    assert command.action == "acknowledge"
+    assert command.actor == "test district:bao-loc"
+    assert command.note == "đã cử đội"
+    assert sent[0][0] == f"{incident.rule_id}|{incident.subject}".encode()
+
+
+def test_live_events_of_another_district_never_reach_a_district(setup: Setup) -> None:
+    url, tokens = setup.console.url, setup.tokens
+    operator = EventStream(url, tokens["operator"]).start()
+    district = EventStream(url, tokens["district:da-lat"]).start()
+    try:
+        hello = district.wait(lambda e: e.kind == "hello")
+        assert hello.data["role"] == "district:da-lat"
+        foreign = opened(30, district="bao-loc")
+        own = opened(31, district="da-lat")
+        topic = setup.prefix + INCIDENTS
+        setup.kafka.produce(
+            topic, [(foreign.incident_id.encode(), foreign.model_dump_json().encode())]
+        )
+        operator.wait(incident_event(foreign.incident_id))
+        setup.kafka.produce(topic, [(own.incident_id.encode(), own.model_dump_json().encode())])
+        got = district.wait(incident_event(own.incident_id))
+        operator.wait(incident_event(own.incident_id))
+        assert all(e.data.get("incident_id") != foreign.incident_id for e in district.seen), (
+            "a bao-loc incident reached da-lat"
+        )
+        # Resumed from before the own incident, on a new connection: it is replayed, and
+        # the foreign one still is not.
+        before = hello.id
+        again = EventStream(url, tokens["district:da-lat"], last_event_id=before).start()
+        try:
+            replayed = again.wait(incident_event(own.incident_id))
+            assert replayed.id == got.id
+            assert all(e.data.get("incident_id") != foreign.incident_id for e in again.seen)
+        finally:
+            again.close()
+    finally:
+        operator.close()
+        district.close()
+
+
+def test_a_stream_resumed_from_an_unknown_position_is_told_to_reload(setup: Setup) -> None:
+    stream = EventStream(setup.console.url, setup.tokens["viewer"], last_event_id="9~9").start()
+    try:
+        assert stream.wait(lambda e: e.kind in ("reset", "incident")).kind == "reset"
+    finally:
+        stream.close()
+
+
+def test_revoked_tokens_are_refused_at_once(setup: Setup) -> None:
+    token = make_tokens(setup.store_path, ("viewer",))["viewer"]
+    with setup.console.client(token) as client:
+        assert client.get("/api/me").json()["role"] == "viewer"
+
+    async def revoke() -> bool:
+        db = SqliteDatabase(setup.store_path)
+        return await TokenStore(db).revoke(token.split("_")[1])
+
+    assert asyncio.run(revoke())
+    with setup.console.client(token) as client:
+        assert client.get("/api/me").status_code == 401
+
+
+def test_security_headers_and_no_token_in_the_log(setup: Setup) -> None:
+    response = setup.get("/api/me", "operator")
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    log = setup.console.log_path.read_text()
+    for token in setup.tokens.values():
+        assert token.split("_")[2] not in log
+
+
+def test_a_bad_filter_is_a_problem_document(setup: Setup) -> None:
+    for params in ({"bbox": "1,2,3"}, {"status": "closed"}, {"since": "yesterday"}):
+        response = setup.get("/api/incidents", "operator", **params)
+        assert response.status_code == 422, params
+        body = orjson.loads(response.content)
+        assert body["status"] == 422
+        assert body.get("errors") or body["detail"]
