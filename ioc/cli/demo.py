@@ -13,7 +13,7 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from ioc.broker import free_port
+from ioc.broker import free_port, port_is_free
 from ioc.cli.common import CommandError, ensure_data_dir, say, settings_from, start_embedded
 
 HELP = "run the whole system on this machine: broker, worker, simulators, live incidents"
@@ -21,7 +21,8 @@ DESCRIPTION = """\
 The whole system on one machine: the embedded broker, a worker with the shipped zones and
 rules, the simulators playing a scenario (by default `demo`: two hours of the province in
 four minutes, with an accident, a storm, a fire, an intrusion, a silent station and 1 %
-broken messages), incidents delivered to SQLite, a JSONL file and the district topics, and
+broken messages), incidents delivered to SQLite, a JSONL file and the district topics, the
+console (the web map and its API: open the URL it prints, with an operator's token in it), and
 `ioc tail` showing incidents as they open, update, escalate and close.
 
 In another terminal, while it runs:
@@ -30,8 +31,8 @@ In another terminal, while it runs:
   ioc tail --topic alerts --lang en       the alerts behind the incidents
   ioc subscribe --district da-lat         Đà Lạt's own feed
 
-Ctrl-C stops everything cleanly: the simulator, the worker (it commits its offsets), then the
-broker. The incident store and the JSONL file stay in the data dir.
+Ctrl-C stops everything cleanly: the simulator, the console, the worker (it commits its
+offsets), then the broker. The incident store and the JSONL file stay in the data dir.
 """
 READY_TIMEOUT = 90.0
 
@@ -46,6 +47,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--web-port", type=int, metavar="P", help="the worker's web port (default: free)"
     )
+    p.add_argument(
+        "--console-port",
+        type=int,
+        metavar="P",
+        help="the console's port (default: 8000, or a free one when 8000 is taken)",
+    )
     p.add_argument("--scenario", default="demo", metavar="NAME|FILE", help="what to simulate")
     p.add_argument(
         "--speed", type=float, default=30.0, metavar="X", help="times real time (default 30)"
@@ -54,11 +61,13 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+def _wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, what: str = "worker"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CommandError(f"the worker exited with code {proc.returncode} while starting")
+            raise CommandError(f"the {what} exited with code {proc.returncode} while starting")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -66,7 +75,38 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float) -> No
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.25)  # polling another process's HTTP endpoint; there is no event to await
-    raise CommandError(f"the worker did not become healthy within {timeout:g} s ({url})")
+    raise CommandError(f"the {what} did not become healthy within {timeout:g} s ({url})")
+
+
+def _operator_token(settings: Any) -> str:
+    """A new operator token for this demo (the store keeps only its hash)."""
+    import asyncio
+
+    from ioc.console.access import Role
+    from ioc.console.database import StoreUnavailable, database_for, store_url
+    from ioc.console.tokens import TokenStore
+
+    async def make() -> str:
+        db = database_for(store_url(settings.sinks, settings.console_store), settings.data_dir)
+        await db.open()
+        try:
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+            return await TokenStore(db).create(f"ioc demo {stamp}", Role("operator"))
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(make())
+    except StoreUnavailable as exc:
+        raise CommandError(f"cannot keep the console's token: {exc}") from None
+
+
+def _console_port(settings: Any, wanted: int | None) -> int:
+    if wanted:
+        return wanted
+    if port_is_free(settings.console_host, settings.console_port):
+        return int(settings.console_port)
+    return free_port(settings.console_host)
 
 
 def _past_start(scenario: str) -> str:
@@ -132,6 +172,21 @@ def run(args: argparse.Namespace) -> int:
         _wait_healthy(worker, f"{base}/health", READY_TIMEOUT)
         say(f"worker     pid {worker.pid}: {base}/metrics  {base}/health  (log: {worker_log.name})")
         say(f"incidents  {sqlite_path} (ioc incidents list), {jsonl}")
+        console_port = _console_port(settings, args.console_port)
+        token = _operator_token(settings)
+        console_log = (settings.data_dir / "logs" / "demo-console.log").open("ab")
+        console = subprocess.Popen(
+            [*ioc, "console", "--port", str(console_port)],
+            env=env,
+            stdout=console_log,
+            stderr=subprocess.STDOUT,
+        )
+        console_log.close()
+        procs.append(console)
+        shown = f"http://{settings.console_host}:{console_port}"
+        _wait_healthy(console, f"{shown}/healthz", READY_TIMEOUT, "console")
+        say(f"console    {shown}/#token={token}")
+        say(f"           the web map, as an operator; API docs {shown}/api/docs")
         tail = subprocess.Popen([*ioc, "tail", "--lang", args.lang], env=env)
         procs.append(tail)
         simulate = subprocess.Popen(

@@ -150,7 +150,8 @@ class LiveFeed:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._position = Position([[], []])
-        self._first_offsets: list[list[int]] = [[], []]
+        # Per partition, the first offset whose events are still kept in `recent`.
+        self._kept_from: list[list[int]] = [[], []]
 
     @property
     def shape(self) -> list[int]:
@@ -181,14 +182,11 @@ class LiveFeed:
             for tp in sensors:
                 consumer.seek(tp, begins[tp])
             self._position = Position([[ends[tp] for tp in tps] for tps in partitions])
-            self._first_offsets = [
+            self._kept_from = [
                 [max(begins[tp], ends[tp] - BACKLOG_PER_PARTITION) for tp in incidents],
                 [begins[tp] for tp in sensors],
             ]
             self._catch_up = {tp: ends[tp] for tp in sensors if ends[tp] > begins[tp]}
-            self._backlog = {
-                tp: ends[tp] for tp in incidents if ends[tp] > self._first_offsets[0][tp.partition]
-            }
         except BaseException:
             await consumer.stop()
             raise
@@ -251,6 +249,10 @@ class LiveFeed:
                 statuses = SourceStatuses.model_validate_json(value)
                 parts: dict[str | None, list[bytes]] = {}
                 for sensor in statuses.sensors:
+                    known = self.sensors.get(sensor.sensor_id)
+                    # Read from several partitions at start, a source's parts come in any order.
+                    if known is not None and known.published_at > sensor.published_at:
+                        continue
                     self.sensors[sensor.sensor_id] = sensor
                     parts.setdefault(sensor.district, []).append(sensor.model_dump_json().encode())
                 event = LiveEvent(
@@ -271,7 +273,7 @@ class LiveFeed:
             log.warning("live feed: unreadable record at %s[%d]@%d", tp.topic, tp.partition, offset)
             self._caught_up(tp, offset)
             return
-        self.recent.append(event)
+        self._keep(event)
         if not replay:
             for subscriber in list(self._subscribers):
                 subscriber.offer(event)
@@ -306,12 +308,10 @@ class LiveFeed:
         """The recent events after `since` that `sub` may see; None when some are gone."""
         for topic, offsets in enumerate(since.offsets):
             for partition, wanted in enumerate(offsets):
-                now = self._position.offsets[topic][partition]
-                if wanted > now:
+                if wanted > self._position.offsets[topic][partition]:
                     return None  # an id from the future: another feed's
-                oldest = self._oldest(topic, partition)
-                if wanted < now and (oldest is None or oldest > wanted):
-                    return None
+                if wanted < self._kept_from[topic][partition]:
+                    return None  # older than what is kept
         missed = []
         for e in self.recent:
             if e.offset >= since.offsets[e.topic][e.partition]:
@@ -320,13 +320,11 @@ class LiveFeed:
                     missed.append(seen)
         return missed
 
-    def _oldest(self, topic: int, partition: int) -> int | None:
-        # Events older than the console's start are known only from the backlog read.
-        first = self._first_offsets[topic][partition]
-        for event in self.recent:
-            if event.topic == topic and event.partition == partition:
-                return min(event.offset, first)
-        return first if first < self._position.offsets[topic][partition] else None
+    def _keep(self, event: LiveEvent) -> None:
+        if len(self.recent) == self.recent.maxlen:
+            gone = self.recent[0]  # dropped by the append: events before it are no longer kept
+            self._kept_from[gone.topic][gone.partition] = gone.offset + 1
+        self.recent.append(event)
 
     def open(self, principal: Principal, last_event_id: str | None) -> Subscription:
         """A subscription to the events `principal` may see from now on, after those missed

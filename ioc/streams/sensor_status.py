@@ -10,8 +10,11 @@ every sensor of that source this worker knows, at most once per interval, and at
 of them changes status. Per source, not per sensor: a sensor reports about as often as the
 interval, so a message per sensor would cost a message per reading; a gateway's hundred
 sensors in one message cost one. The topic stays compactable: a source's latest message holds
-all its sensors. A source's first message waits a share of the interval that depends on its id,
-so that a worker that has just taken partitions over does not publish them all at once.
+all its sensors. A source of more than MAX_PER_MESSAGE sensors is split by a hash of the
+sensor id into 2, 4, 8… parts, keyed `source_id/part`; when the number of parts changes, the
+old keys get a message with no sensor (compaction then keeps only that, a few bytes). A
+source's first message waits a share of the interval that depends on its id, so that a
+worker that has just taken partitions over does not publish them all at once.
 
 The VN_AQI of an air station is that of its latest reading's PM2.5 and PM10 alone, on the
 hourly breakpoints: the figure the `aqi` rule field uses (not an hourly NowCast).
@@ -39,6 +42,7 @@ from ioc.schemas.alerts import Alert
 from ioc.schemas.readings import AnyReading, CameraReading, EnvironmentReading, TrafficReading
 from ioc.schemas.sensors import SensorState
 
+MAX_PER_MESSAGE = 250  # statuses in one message: about 100 kB, far under the 1 MB limit
 # What a status carries of a reading: its measurements, not its identity or place.
 NOT_VALUES = frozenset({"kind", "sensor_id", "source_id", "ts", "lat", "lon"})
 # Per kind, the fields with a plausible range: judging a reading reads only those (it runs
@@ -105,6 +109,7 @@ class _Source:
     sensors: dict[str, _Sensor] = field(default_factory=dict)
     published_at: float | None = None
     due_at: float | None = None  # when its pending publication is due; None: none pending
+    parts: int = 1  # messages its sensors are split into, as last published
 
 
 class SensorStatusTracker:
@@ -191,38 +196,56 @@ class SensorStatusTracker:
             when, source_id = heapq.heappop(self._due)
             if self.sources[source_id].due_at == when:  # else published early, as urgent
                 ready.add(source_id)
-        out = []
+        out: list[tuple[bytes, bytes]] = []
         for source_id in sorted(ready):
             source = self.sources[source_id]
             source.published_at = now
             source.due_at = None
-            out.append((source_id.encode(), self._message(source_id, source)))
+            out.extend(self._messages(source_id, source))
         return out
 
-    def _message(self, source_id: str, source: _Source) -> bytes:
+    def _messages(self, source_id: str, source: _Source) -> list[tuple[bytes, bytes]]:
+        parts = 1
+        while len(source.sensors) > parts * MAX_PER_MESSAGE:
+            parts *= 2
         published = self.wall().isoformat()
-        statuses = []
+        out: list[tuple[bytes, bytes]] = []
+        if parts != source.parts:
+            empty = orjson.dumps({"source_id": source_id, "sensors": [], "published_at": published})
+            out += [(_key(source_id, n, source.parts), empty) for n in range(source.parts)]
+            source.parts = parts
+        split: list[list[dict[str, Any]]] = [[] for _ in range(parts)]
         for sensor_id, sensor in source.sensors.items():
-            reading = sensor.reading
-            if reading is None:
-                continue
-            statuses.append(
-                {
-                    "sensor_id": sensor_id,
-                    "kind": reading.kind,
-                    "source_id": source_id,
-                    "district": sensor.district,
-                    "zones": [z.id for z in sensor.zones],
-                    "lat": reading.lat,
-                    "lon": reading.lon,
-                    "status": sensor.state,
-                    "reason": sensor.reason,
-                    "last_seen": reading.ts.isoformat(),
-                    "values": _values(reading),
-                    "aqi": _aqi(reading),
-                    "published_at": published,
-                }
-            )
-        return orjson.dumps(
-            {"source_id": source_id, "sensors": statuses, "published_at": published}
-        )
+            status = self._status(source_id, sensor_id, sensor, published)
+            if status is not None:
+                split[zlib.crc32(sensor_id.encode()) % parts if parts > 1 else 0].append(status)
+        for n, statuses in enumerate(split):
+            value = {"source_id": source_id, "sensors": statuses, "published_at": published}
+            out.append((_key(source_id, n, parts), orjson.dumps(value)))
+        return out
+
+    def _status(
+        self, source_id: str, sensor_id: str, sensor: _Sensor, published: str
+    ) -> dict[str, Any] | None:
+        reading = sensor.reading
+        if reading is None:
+            return None
+        return {
+            "sensor_id": sensor_id,
+            "kind": reading.kind,
+            "source_id": source_id,
+            "district": sensor.district,
+            "zones": [z.id for z in sensor.zones],
+            "lat": reading.lat,
+            "lon": reading.lon,
+            "status": sensor.state,
+            "reason": sensor.reason,
+            "last_seen": reading.ts.isoformat(),
+            "values": _values(reading),
+            "aqi": _aqi(reading),
+            "published_at": published,
+        }
+
+
+def _key(source_id: str, part: int, parts: int) -> bytes:
+    return (source_id if parts == 1 else f"{source_id}/{part}").encode()

@@ -133,6 +133,7 @@ export class IncidentList {
         class: `incident status-${i.status}${i.incident_id === this.selected ? " selected" : ""}`,
         "data-incident-id": i.incident_id,
         "data-status": i.status,
+        "data-district": i.district ?? "province",
         tabindex: "0",
       },
       el("span", { class: `severity sev-${i.severity}`, title: t(i.severity) }),

@@ -1,0 +1,195 @@
+"""The console's page in a real browser (Debian's Chromium, driven by Playwright), against a
+real worker, broker and console fed by the demo scenario: the map draws the province and the
+incidents, an incident appears without a reload, an acknowledgement on one page reaches the
+store and another page, a district sees its own district only, a viewer gets no actions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from ioc.broker import EmbeddedBroker, free_port
+from ioc.console.access import Role
+from ioc.console.database import SqliteDatabase
+from ioc.console.tokens import TokenStore
+from ioc.sinks.sqlite import IncidentStore
+from tests.conftest import Kafka, wait_for
+from tests.consoles import ConsoleProcess
+from tests.services.availability import unavailable
+from tests.test_pipeline import recording, start_flow
+from tests.test_worker_rules import ready, worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+T = TypeVar("T")
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("IOC_TEST_ARTIFACTS", ROOT / "var" / "test-artifacts"))
+# Headless Chromium gives MapLibre WebGL through SwiftShader, its software renderer.
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"]
+
+
+@dataclass
+class Room:
+    console: ConsoleProcess
+    tokens: dict[str, str]
+    store: Path
+
+    def url(self, role: str, fragment: str = "") -> str:
+        extra = f"&{fragment}" if fragment else ""
+        return f"{self.console.url}/#token={self.tokens[role]}{extra}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        unavailable("Chromium is not installed (Debian's chromium package)")
+    if not (ROOT / "ioc" / "console" / "static" / "index.html").exists():
+        unavailable("the console's page is not built (make web)")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def room(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
+    base = tmp_path_factory.mktemp("room")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(
+        IOC_BROKER=f"kafka://{broker.bootstrap}",
+        IOC_DATA_DIR=str(base / "data"),
+        IOC_TOPIC_PREFIX=f"room{time.monotonic_ns()}.",
+        IOC_APP_ID=f"ioc-room-{time.monotonic_ns()}",
+        IOC_WEB_PORT=str(free_port()),
+        IOC_SESSION_TIMEOUT="6",
+        IOC_HEARTBEAT_INTERVAL="0.5",
+        IOC_SINKS="sqlite://",
+        PYTHONUNBUFFERED="1",
+    )
+    store = base / "data" / "incidents.db"
+    with worker(env, base / "worker.log") as proc:
+        ready(env, proc)
+        tokens = _tokens(store, ("operator", "viewer", "district:da-lat"))
+        console = ConsoleProcess(env, base / "console.log").start()
+        try:
+            yield Room(console, tokens, store)
+        finally:
+            console.stop()
+
+
+def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Playwright's sync API keeps an event loop running in this thread: asyncio elsewhere."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def _tokens(store: Path, roles: tuple[str, ...]) -> dict[str, str]:
+    async def run() -> dict[str, str]:
+        db = SqliteDatabase(store)
+        await db.open()
+        tokens = TokenStore(db)
+        return {role: await tokens.create(f"browser {role}", Role.parse(role)) for role in roles}
+
+    return _in_thread(asyncio.run, run())
+
+
+def _open(browser: Any, url: str) -> Any:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    page.wait_for_selector("#connection[data-state=live]", timeout=30_000)
+    page.errors = errors
+    return page
+
+
+def _rendered(page: Any, *layers: str) -> int:
+    count: int = page.evaluate(
+        "(layers) => window.ioc.map.map.queryRenderedFeatures({layers}).length", list(layers)
+    )
+    return count
+
+
+def test_the_room(browser: Any, room: Room, broker: EmbeddedBroker) -> None:
+    """One scenario for the whole room, in the order an operator lives it."""
+    operator = _open(browser, room.url("operator"))
+    district = _open(browser, room.url("district:da-lat"))
+    viewer = _open(browser, room.url("viewer"))
+    # The province is drawn before any incident: district outlines, from the API.
+    operator.wait_for_function(
+        "() => window.ioc.map.map.queryRenderedFeatures({layers: ['district-lines']}).length > 0"
+    )
+    assert operator.locator("#list li.incident").count() == 0
+
+    # The demo scenario flows; incidents appear on the open pages without a reload.
+    env = dict(room.console.env)
+    _in_thread(start_flow, env, Kafka(broker.bootstrap), recording())
+    first = operator.wait_for_selector("#list li.incident", timeout=60_000)
+    assert first is not None
+    operator.wait_for_function(
+        "() => window.ioc.map.map.queryRenderedFeatures("
+        "{layers: ['incidents', 'incident-clusters']}).length > 0",
+        timeout=30_000,
+    )
+    assert operator.url.endswith("/")  # the token left the address; no reload happened
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    operator.screenshot(path=str(ARTIFACTS / "console-operator.png"))
+
+    # Acknowledge an open district incident on the operator's page.
+    item = operator.wait_for_selector(
+        "#list li.incident[data-status=open][data-district=da-lat]", timeout=60_000
+    )
+    assert item is not None
+    incident_id = item.get_attribute("data-incident-id")
+    item.click()
+    operator.wait_for_selector(f"#detail[data-incident-id='{incident_id}']")
+    operator.fill("#action-note", "đã cử đội kiểm tra")
+    operator.click("#action-acknowledge")
+    operator.wait_for_selector("#detail[data-status=acknowledged]", timeout=30_000)
+    assert "đã cử đội kiểm tra" in operator.inner_text("#detail .timeline")
+    stored = IncidentStore(room.store)
+    wait_for(
+        lambda: (i := stored.get(str(incident_id))) is not None and i.status == "acknowledged",
+        30,
+        "the store to have the acknowledgement",
+    )
+    # The district's page (another browser page) sees the change live.
+    district.wait_for_selector(
+        f"#list li[data-incident-id='{incident_id}'][data-status=acknowledged]", timeout=30_000
+    )
+
+    # A district's page lists its district only; the viewer's lists them all, with no action.
+    districts = set(
+        district.eval_on_selector_all(
+            "#list li.incident", "els => els.map(e => e.dataset.district)"
+        )
+    )
+    assert districts == {"da-lat"}
+    everywhere = set(
+        viewer.eval_on_selector_all("#list li.incident", "els => els.map(e => e.dataset.district)")
+    )
+    assert len(everywhere) > 1
+    # Vietnamese by default; English on request.
+    assert "Trung tâm" in viewer.inner_text("#title")
+    viewer.click("#lang")
+    assert "Operations Centre" in viewer.inner_text("#title")
+    viewer.goto(room.console.url + f"/#incident={incident_id}")
+    viewer.wait_for_selector(f"#detail[data-incident-id='{incident_id}']")
+    assert viewer.locator("#detail .read-only").count() == 1
+    assert viewer.locator("#action-acknowledge, #action-resolve").count() == 0
+    district.screenshot(path=str(ARTIFACTS / "console-district.png"))
+    for page in (operator, district, viewer):
+        assert page.errors == []
+        page.close()
