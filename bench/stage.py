@@ -12,7 +12,10 @@ of them), the best CPU time of each kept:
   `Job.alerts_of`, without Quix): decode, zones, stateless threshold rules;
 - stage: `ReadingsStage.handle_batch` as the worker calls it (batches of READINGS_BATCH
   messages), with the default zones and rule pack, state kept in memory and serialised once
-  per batch as the changelog does (orjson), the collector set as the worker sets it.
+  per batch as the changelog does (orjson), the collector set as the worker sets it;
+- stage+st: the same with the sensor statuses the worker publishes for the console
+  (ioc/streams/sensor_status.py, every 30 s per source), paced by the data's event time as
+  the worker is by the wall clock in real time: "stage+st ÷ stage" is their cost.
 Results go to bench/results/<date>-stage.json (--quick: <date>-stage-quick.json) and are
 printed as a table of µs and readings/s, with the ratios stage ÷ peer and stage ÷ decode.
 """
@@ -45,6 +48,7 @@ from ioc.streams.app import READINGS_BATCH
 from ioc.streams.metrics import Metrics
 from ioc.streams.readings import ReadingsStage
 from ioc.streams.rulebook import Rulebook
+from ioc.streams.sensor_status import SensorStatusTracker
 
 PARTITIONS = 4
 
@@ -68,6 +72,9 @@ class MemoryTable(dict[str, Any]):
         self.pending = {}
 
 
+STATUS_INTERVAL_S = 30.0  # the worker's default
+
+
 class CountingOutputs:
     def __init__(self) -> None:
         self.alerts = 0
@@ -78,6 +85,9 @@ class CountingOutputs:
 
     async def dead_letter(self, rejections: Sequence[Any], **where: Any) -> None:
         self.dead_letters += 1
+
+    async def sensor_statuses(self, messages: Sequence[Any]) -> None:
+        self.statuses = getattr(self, "statuses", 0) + len(messages)
 
 
 def messages(items: Iterable[pipeline.Item]) -> list[SimpleNamespace]:
@@ -127,8 +137,14 @@ def peer_job(scratch: Path) -> Job | None:
     return prepare
 
 
-def stage_job(msgs: Sequence[SimpleNamespace]) -> Callable[[], int]:
+def stage_job(msgs: Sequence[SimpleNamespace], statuses: bool = False) -> Callable[[], int]:
     metrics = Metrics.create(CollectorRegistry())
+
+    def event_time() -> float:
+        """The latest event time the stage has read: the statuses' clock here, so that the
+        data publishes as it would in real time (the worker's clock is the wall clock)."""
+        return max((t for t, _ in stage.topic_progress.values()), default=0.0)
+
     rulebook = Rulebook(default_rules(), default_zones().version, metrics, clock=utcnow)
     outputs = CountingOutputs()
     stage = ReadingsStage(
@@ -138,6 +154,7 @@ def stage_job(msgs: Sequence[SimpleNamespace]) -> Callable[[], int]:
         outputs,  # type: ignore[arg-type]  # publish and dead_letter: all the stage calls
         metrics,
         topics=sorted({m.topic for m in msgs}),
+        statuses=SensorStatusTracker(STATUS_INTERVAL_S, clock=event_time) if statuses else None,
     )
 
     async def feed() -> None:
@@ -185,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     result: dict[str, Any] = {"repeats": args.repeats}
     with tempfile.TemporaryDirectory() as tmp:
-        jobs: dict[str, Job] = {"decode": decode_job, "stage": stage_job}
+        jobs: dict[str, Job] = {
+            "decode": decode_job,
+            "stage": stage_job,
+            "stage+st": lambda msgs: stage_job(msgs, statuses=True),
+        }
         peer = peer_job(Path(tmp))
         if peer is not None:
             jobs["peer"] = peer
@@ -212,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                 if against in best:
                     # Throughput of the stage over the other's: above 1, the stage is faster.
                     figures["stage"][f"to_{against}"] = round(best[against] / best["stage"], 3)
+            # The statuses' cost: the stage's throughput with them over without (below 1).
+            figures["stage+st"]["to_stage"] = round(best["stage"] / best["stage+st"], 3)
             result[name] = figures
     path = write_result("stage-quick" if args.quick else "stage", result)
     print(table(result))
@@ -220,17 +243,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(result: dict[str, Any]) -> str:
-    rows = [f"{'':<8}{'job':<8}{'µs/reading':>12}{'readings/s':>12}{'÷peer':>8}{'÷decode':>9}"]
+    rows = [
+        f"{'':<8}{'job':<10}{'µs/reading':>12}{'readings/s':>12}{'÷peer':>8}{'÷decode':>9}"
+        f"{'÷stage':>8}"
+    ]
     for name in ("single", "batch"):
-        for who in ("decode", "peer", "stage"):
+        for who in ("decode", "peer", "stage", "stage+st"):
             f = result[name].get(who)
             if f is None:
                 continue
             peer = f"{f['to_peer']:.2f}" if "to_peer" in f else ""
             decode = f"{f['to_decode']:.2f}" if "to_decode" in f else ""
+            stage = f"{f['to_stage']:.3f}" if "to_stage" in f else ""
             rows.append(
-                f"{name:<8}{who:<8}{f['us_per_reading']:>12.2f}{f['readings_per_s']:>12,}"
-                f"{peer:>8}{decode:>9}"
+                f"{name:<8}{who:<10}{f['us_per_reading']:>12.2f}{f['readings_per_s']:>12,}"
+                f"{peer:>8}{decode:>9}{stage:>8}"
             )
     return "\n".join(rows)
 

@@ -12,7 +12,8 @@ from ioc.schemas.alerts import Alert, Evidence, Severity
 from ioc.schemas.commands import Command
 from ioc.schemas.common import Text
 from ioc.schemas.incidents import Incident
-from ioc.schemas.sensors import SensorStatus
+from ioc.schemas.readings import EnvironmentReading
+from ioc.schemas.sensors import PublishedSensor
 from ioc.sinks.sqlite import SqliteSink
 
 T0 = datetime(2026, 11, 16, 3, 0, tzinfo=UTC)
@@ -82,17 +83,15 @@ def store(path: Path, incidents: list[Incident]) -> None:
     asyncio.run(run())
 
 
-def sensor(sensor_id: str, district: str | None, status: str = "ok") -> SensorStatus:
+def sensor(sensor_id: str, district: str | None, status: str = "ok") -> PublishedSensor:
+    """An air station as a worker publishes it, its latest reading with it."""
     x, y = PLACES[district]
-    return SensorStatus(
+    reading = EnvironmentReading(
+        kind="environment", sensor_id=sensor_id, source_id="gw-test", ts=T0, lat=y, lon=x, pm25=42.0
+    )
+    return PublishedSensor(
         sensor_id=sensor_id,
-        kind="environment",
-        source_id="gw-test",
         district=district,
-        lat=y,
-        lon=x,
         status=status,  # type: ignore[arg-type]
-        last_seen=T0,
-        values={"pm25": 42.0},
-        published_at=T0,
+        reading=reading,
     )

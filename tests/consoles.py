@@ -21,18 +21,20 @@ ANNOUNCED = re.compile(r"console: (http://\S+?)/ ")
 
 
 class ConsoleProcess:
-    """`ioc console --port 0`; its URL is the one it announces once it serves."""
+    """`ioc console` (on any free port unless given one); its URL is the one it announces
+    once it serves."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, port: int = 0) -> None:
         self.env = env
         self.log_path = log
+        self.port = port
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self._lines: list[str] = []
 
     def start(self, timeout: float = 60) -> ConsoleProcess:
         self.proc = subprocess.Popen(
-            [*IOC, "console", "--port", "0"],
+            [*IOC, "console", "--port", str(self.port)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

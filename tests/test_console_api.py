@@ -344,3 +344,54 @@ def test_a_bad_filter_is_a_problem_document(setup: Setup) -> None:
         body = orjson.loads(response.content)
         assert body["status"] == 422
         assert body.get("errors") or body["detail"]
+
+
+# The role matrix: each role, each path that names an incident or an area, on its own
+# district's, another district's and the province's. Acting on an incident already
+# acknowledged is refused (409) where acting is allowed, so nothing is sent to a worker.
+TARGETS = {"own": "da-lat-ack", "other": "bao-loc", "province": "province"}
+AREAS = {"own": "da-lat", "other": "bao-loc", "province": "province"}
+MATRIX_ROLES = ("operator", "viewer", "district:da-lat")
+
+
+def expected_status(role: str, path: str, target: str) -> int:
+    district = role.startswith("district:")
+    if path.endswith("/acknowledge"):
+        if role == "viewer":
+            return 403
+        return 404 if district and target != "own" else 409
+    if "{area}" in path or "district=" in path:
+        return 403 if district and target != "own" else 200
+    return 404 if district and target != "own" else 200
+
+
+MATRIX = [
+    (role, method, path, target)
+    for role in MATRIX_ROLES
+    for method, path in (
+        ("GET", "/api/incidents/{id}"),
+        ("GET", "/api/incidents/{id}/versions/1/cap"),
+        ("POST", "/api/incidents/{id}/acknowledge"),
+        ("GET", "/api/feeds/cap/{area}.atom"),
+        ("GET", "/api/counts?district={area}"),
+        ("GET", "/api/incidents?district={area}"),
+    )
+    for target in TARGETS
+]
+
+
+@pytest.mark.parametrize(("role", "method", "path", "target"), MATRIX)
+def test_role_matrix(setup: Setup, role: str, method: str, path: str, target: str) -> None:
+    incident = setup.incidents[TARGETS[target]]
+    version = "versions/1" if incident.version == 1 else f"versions/{incident.version}"
+    url = (
+        path.replace("{id}", incident.incident_id)
+        .replace("versions/1", version)
+        .replace("{area}", AREAS[target])
+    )
+    with setup.console.client(setup.tokens[role]) as client:
+        response = client.request(method, url)
+    assert response.status_code == expected_status(role, path, target), response.text
+    if response.status_code == 200 and url.startswith("/api/incidents?"):
+        listed = {i["district"] for i in response.json()["incidents"]}
+        assert listed <= {None if target == "province" else AREAS[target]}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from ioc.console.database import SqliteDatabase
 from ioc.console.tokens import TokenStore
 from ioc.sinks.sqlite import IncidentStore
 from tests.conftest import Kafka, wait_for
-from tests.consoles import ConsoleProcess
+from tests.consoles import IOC, ConsoleProcess
 from tests.services.availability import unavailable
 from tests.test_pipeline import recording, start_flow
 from tests.test_worker_rules import ready, worker
@@ -81,11 +82,11 @@ def room(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
     with worker(env, base / "worker.log") as proc:
         ready(env, proc)
         tokens = _tokens(store, ("operator", "viewer", "district:da-lat"))
-        console = ConsoleProcess(env, base / "console.log").start()
+        room = Room(ConsoleProcess(env, base / "console.log").start(), tokens, store)
         try:
-            yield Room(console, tokens, store)
+            yield room
         finally:
-            console.stop()
+            room.console.stop()
 
 
 def _in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -170,6 +171,26 @@ def test_the_room(browser: Any, room: Room, broker: EmbeddedBroker) -> None:
         f"#list li[data-incident-id='{incident_id}'][data-status=acknowledged]", timeout=30_000
     )
 
+    # The console restarts; meanwhile the incident is resolved from a terminal. The pages say
+    # they lost the connection, reconnect by themselves and show what happened meanwhile.
+    url, env = room.console.url, room.console.env
+    room.console.stop()
+    operator.wait_for_selector("#connection[data-state=offline]", timeout=30_000)
+    subprocess.run(
+        [*IOC, "incidents", "resolve", str(incident_id), "--note", "nước đã rút"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    port = int(url.rsplit(":", 1)[1])
+    room.console = ConsoleProcess(env, room.console.log_path, port=port).start()
+    for page in (operator, district):
+        page.wait_for_selector("#connection[data-state=live]", timeout=60_000)
+        page.wait_for_selector(
+            f"#list li[data-incident-id='{incident_id}'][data-status=resolved]", timeout=30_000
+        )
+
     # A district's page lists its district only; the viewer's lists them all, with no action.
     districts = set(
         district.eval_on_selector_all(
@@ -189,7 +210,8 @@ def test_the_room(browser: Any, room: Room, broker: EmbeddedBroker) -> None:
     viewer.wait_for_selector(f"#detail[data-incident-id='{incident_id}']")
     assert viewer.locator("#detail .read-only").count() == 1
     assert viewer.locator("#action-acknowledge, #action-resolve").count() == 0
-    district.screenshot(path=str(ARTIFACTS / "console-district.png"))
+    district.set_viewport_size({"width": 1366, "height": 768})  # a laptop
+    district.screenshot(path=str(ARTIFACTS / "console-district-laptop.png"))
     for page in (operator, district, viewer):
         assert page.errors == []
         page.close()

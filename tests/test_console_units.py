@@ -314,3 +314,24 @@ def test_oidc_tokens_are_checked_against_the_providers_keys() -> None:
                 asyncio.run(verifier.verify(bad))
     finally:
         jwks.close()
+
+
+def test_the_consoles_socket_sends_small_writes_at_once() -> None:
+    # asyncio turns Nagle's algorithm off on accepted sockets only when the listening socket
+    # says IPPROTO_TCP; else each response written in two parts waits 40 ms for a delayed ACK.
+    import socket
+
+    from ioc.cli.console import bind
+
+    listening = bind("127.0.0.1", 0)
+    try:
+        assert listening.proto == socket.IPPROTO_TCP
+        client = socket.create_connection(listening.getsockname()[:2])
+        accepted, _ = listening.accept()
+        try:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        finally:
+            accepted.close()
+            client.close()
+    finally:
+        listening.close()

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from ioc.geo import ZoneIndex, default_zones
 from ioc.rules.offline import place
 from ioc.rules.values import Placed
@@ -82,8 +80,8 @@ def published(tracker: SensorStatusTracker) -> dict[str, dict[str, Any]]:
     for key, value in tracker.due():
         message = SourceStatuses.model_validate_json(value)
         assert key == message.source_id.encode()
-        for status in orjson.loads(value)["sensors"]:
-            out[status["sensor_id"]] = status
+        for status in message.statuses():
+            out[status.sensor_id] = status.model_dump(mode="json")
     return out
 
 

@@ -83,17 +83,14 @@ def _operator_token(settings: Any) -> str:
     import asyncio
 
     from ioc.console.access import Role
-    from ioc.console.database import StoreUnavailable, database_for, store_url
+    from ioc.console.database import StoreUnavailable, opened, store_url
     from ioc.console.tokens import TokenStore
 
     async def make() -> str:
-        db = database_for(store_url(settings.sinks, settings.console_store), settings.data_dir)
-        await db.open()
-        try:
+        url = store_url(settings.sinks, settings.console_store)
+        async with opened(url, settings.data_dir) as db:
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
             return await TokenStore(db).create(f"ioc demo {stamp}", Role("operator"))
-        finally:
-            await db.close()
 
     try:
         return asyncio.run(make())

@@ -40,7 +40,9 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument(
-        "--store", metavar="URL", help="sqlite:///PATH or postgresql://… (default: settings)"
+        "--store",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql://… (default: settings)",
     )
     tsub = p.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
     create = tsub.add_parser("create", help="make a token and print it once")
@@ -56,25 +58,20 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace, work: Any) -> Any:
-    from ioc.console.database import StoreUnavailable, database_for, store_url
+    from ioc.console.database import StoreUnavailable, opened, store_url
     from ioc.console.tokens import TokenStore
 
     settings = settings_from(args)
     url = store_url(settings.sinks, args.store or settings.console_store)
-    try:
-        db = database_for(url, settings.data_dir)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
 
     async def go() -> Any:
-        await db.open()
-        try:
+        async with opened(url, settings.data_dir) as db:
             return await work(TokenStore(db))
-        finally:
-            await db.close()
 
     try:
         return asyncio.run(go())
+    except ValueError as exc:  # not a store the console can use
+        raise CommandError(str(exc)) from None
     except StoreUnavailable as exc:
         raise CommandError(f"cannot open the store: {exc}") from None
 
@@ -120,7 +117,10 @@ def run_list(args: argparse.Namespace) -> int:
             made = t.created_at.isoformat(timespec="seconds")
             print(f"{t.token_id}  {t.role!s:<18} {state:<34} {made}  {t.name}")
     if not tokens and not args.json:
-        print("no tokens yet: `ioc tokens create --role operator --name NAME`", file=sys.stderr)
+        print(
+            "no tokens yet: `ioc tokens create --role operator --name NAME`",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -147,6 +147,17 @@ def database_for(url: str, data_dir: Path) -> Database:
     if scheme in ("postgresql", "postgres"):
         return PostgresDatabase(url)
     raise ValueError(f"store {url!r}: the console reads sqlite:// or postgresql:// stores")
+
+
+@asynccontextmanager
+async def opened(url: str, data_dir: Path) -> AsyncIterator[Database]:
+    """The store a URL names, open (created or migrated if need be) for the block."""
+    db = database_for(url, data_dir)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 def store_url(sinks: Sequence[str], explicit: str | None) -> str:

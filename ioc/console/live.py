@@ -36,6 +36,7 @@ RECENT_EVENTS = 20_000
 # to a console that restarted can resume without a reset.
 BACKLOG_PER_PARTITION = 500
 SUBSCRIBER_QUEUE = 5_000
+BATCH_EVENTS = 500  # events written to a client at once, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,16 @@ class LiveEvent:
     partition: int = 0
     offset: int = -1
     parts: dict[str | None, bytes] | None = None
+    frame: bytes = b""  # the event as the stream sends it, encoded once for every client
+
+    def __post_init__(self) -> None:
+        if not self.frame:
+            frame = b"event: %s\nid: %s\ndata: %s\n\n" % (
+                self.kind.encode(),
+                self.id.encode(),
+                self.data,
+            )
+            object.__setattr__(self, "frame", frame)
 
     def seen_by(self, principal: Principal) -> LiveEvent | None:
         """This event as `principal` may see it: whole, its district's share, or nothing."""
@@ -60,7 +71,7 @@ class LiveEvent:
         if principal.district is None:
             return self
         part = self.parts.get(principal.district)
-        return replace(self, data=part, parts=None) if part is not None else None
+        return replace(self, data=part, parts=None, frame=b"") if part is not None else None
 
 
 class Position:
@@ -125,6 +136,26 @@ class Subscription:
         if event.kind == "reset":
             self.overflowed = False
         return event
+
+    async def batch(self, wait_s: float, most: int = BATCH_EVENTS) -> list[LiveEvent]:
+        """The next event and those already waiting behind it (up to `most`): one write to
+        the client for all of them. Empty when none came within `wait_s` seconds."""
+        first = await self.next(wait_s)
+        if first is None:
+            return []
+        events = [first]
+        while len(events) < most:
+            if self.pending:
+                events.append(self.pending.popleft())
+                continue
+            try:
+                event = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if event.kind == "reset":
+                self.overflowed = False
+            events.append(event)
+        return events
 
 
 class LiveFeed:
@@ -248,7 +279,7 @@ class LiveFeed:
             else:
                 statuses = SourceStatuses.model_validate_json(value)
                 parts: dict[str | None, list[bytes]] = {}
-                for sensor in statuses.sensors:
+                for sensor in statuses.statuses():
                     known = self.sensors.get(sensor.sensor_id)
                     # Read from several partitions at start, a source's parts come in any order.
                     if known is not None and known.published_at > sensor.published_at:

@@ -171,6 +171,8 @@ class ReadingsStage:
                 group.append(one)
         kinds: Counter[str] = Counter()
         get = self.table.get
+        statuses = self.statuses
+        observe = statuses.observe if statuses is not None else None
         for key, readings in grouped.items():
             state: EngineState | None = get(key)
             if state is not None and "offsets" in state:
@@ -207,11 +209,11 @@ class ReadingsStage:
                 offsets[one.topic] = one.offset
             kinds.update(one.reading.kind for one in readings)
             state["partition"] = last.partition
-            if self.statuses is not None:
+            if observe is not None:
                 for one in readings:
-                    self.statuses.observe(one)
-                if alerts:
-                    self.statuses.alerts(alerts, engine.absence_rules)
+                    observe(one)
+                if alerts and statuses is not None:
+                    statuses.alerts(alerts, engine.absence_rules)
             if alerts:
                 await self.outputs.publish(engine, alerts)
             self.table.put(key, state, last.partition or 0)

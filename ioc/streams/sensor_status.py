@@ -16,8 +16,8 @@ old keys get a message with no sensor (compaction then keeps only that, a few by
 source's first message waits a share of the interval that depends on its id, so that a
 worker that has just taken partitions over does not publish them all at once.
 
-The VN_AQI of an air station is that of its latest reading's PM2.5 and PM10 alone, on the
-hourly breakpoints: the figure the `aqi` rule field uses (not an hourly NowCast).
+Each sensor is published with its latest reading as it is; the console derives the values it
+shows and an air station's VN_AQI (ioc/schemas/sensors.py).
 
 The tracker is plain, in-memory and per worker: a worker that takes a partition over publishes
 its sources after their next reading, and the topic keeps their last statuses meanwhile.
@@ -35,73 +35,31 @@ from typing import Any
 
 import orjson
 
-from ioc.aqi import MissingPMError, hourly_aqi
-from ioc.rules.health import PLAUSIBLE, plausible
+from ioc.rules.health import PLAUSIBLE
 from ioc.rules.values import Placed
 from ioc.schemas.alerts import Alert
 from ioc.schemas.readings import AnyReading, CameraReading, EnvironmentReading, TrafficReading
 from ioc.schemas.sensors import SensorState
 
 MAX_PER_MESSAGE = 250  # statuses in one message: about 100 kB, far under the 1 MB limit
-# What a status carries of a reading: its measurements, not its identity or place.
-NOT_VALUES = frozenset({"kind", "sensor_id", "source_id", "ts", "lat", "lon"})
-# Per kind, the fields with a plausible range: judging a reading reads only those (it runs
-# for every reading a worker takes).
-CHECKED: dict[str, tuple[str, ...]] = {
+# Per kind, the fields with a plausible range and the range: judging a reading reads only
+# those, in one loop without a call per field (it runs for every reading a worker takes).
+CHECKS: dict[str, tuple[tuple[str, float, float], ...]] = {
     cls.model_fields["kind"].annotation.__args__[0]: tuple(  # type: ignore[union-attr]
-        name for name in cls.model_fields if name in PLAUSIBLE
+        (name, *PLAUSIBLE[name]) for name in cls.model_fields if name in PLAUSIBLE
     )
     for cls in (TrafficReading, CameraReading, EnvironmentReading)
 }
 
 
 def implausible(reading: AnyReading) -> str | None:
-    """Why the reading is not plausible; None when it is."""
-    for name in CHECKED[reading.kind]:
-        value = getattr(reading, name)
-        if value is not None and not plausible(name, value):
-            low, high = PLAUSIBLE[name]
+    """Why the reading is not plausible (as rules/health.py judges it); None when it is."""
+    values = reading.__dict__
+    for name, low, high in CHECKS[reading.kind]:
+        value = values[name]
+        if value is not None and not low <= value <= high:
             return f"{name}={value:g} is outside the plausible {low:g}–{high:g}"
     return None
-
-
-def _values(reading: AnyReading) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in reading
-        if name not in NOT_VALUES and isinstance(value, bool | int | float | str)
-    }
-
-
-def _aqi(reading: AnyReading) -> dict[str, Any] | None:
-    if not isinstance(reading, EnvironmentReading) or (
-        reading.pm25 is None and reading.pm10 is None
-    ):
-        return None
-    try:
-        result = hourly_aqi(pm25=reading.pm25, pm10=reading.pm10)
-    except (MissingPMError, ValueError):
-        return None  # a concentration beyond the table: the reading's values say it
-    level = result.level
-    return {
-        "aqi": result.aqi,
-        "kind": "hourly",
-        "dominant": result.dominant,
-        "name_vi": level.vi,
-        "name_en": level.en,
-        "colour": level.colour,
-        "rgb": list(level.rgb),
-    }
-
-
-@dataclass(slots=True)
-class _Sensor:
-    reading: AnyReading | None
-    district: str | None
-    zones: tuple[Any, ...]  # the reading's zones (ioc.geo Zone); their ids when published
-    state: SensorState = "ok"
-    reason: str | None = None
-    offline_by: str | None = None  # the absence rule holding it offline
 
 
 @dataclass(slots=True)
@@ -110,6 +68,25 @@ class _Source:
     published_at: float | None = None
     due_at: float | None = None  # when its pending publication is due; None: none pending
     parts: int = 1  # messages its sensors are split into, as last published
+
+
+@dataclass(slots=True)
+class _Sensor:
+    """What is kept of a sensor's latest reading: its JSON and time, not the reading itself.
+    Bytes and floats are outside the garbage collector's sight; 50 000 readings kept alive
+    from one batch to the next made every collection walk them (a fifth of the stage's time)."""
+
+    source_id: str
+    source: _Source
+    reading: orjson.Fragment
+    ts: float
+    district: str | None
+    zones: tuple[Any, ...]  # the reading's zones (ioc.geo Zone)
+    zone_ids: list[str]
+    state: SensorState = "ok"
+    reason: str | None = None
+    implausible: str | None = None  # why its latest reading is not plausible
+    offline_by: str | None = None  # the absence rule holding it offline
 
 
 class SensorStatusTracker:
@@ -123,38 +100,44 @@ class SensorStatusTracker:
         self.clock = clock
         self.wall = wall
         self.sources: dict[str, _Source] = {}
-        self.source_of: dict[str, str] = {}  # sensor id → source id
+        self.sensors: dict[str, _Sensor] = {}
         self._urgent: set[str] = set()
         self._due: list[tuple[float, str]] = []  # (when, source id), a heap
 
     def observe(self, placed: Placed) -> None:
         """A reading placed on the map (the latest of a batch wins)."""
         reading = placed.reading
-        source_id = reading.source_id
-        source = self.sources.get(source_id)
-        if source is None:
-            source = self.sources[source_id] = _Source()
-        sensor = source.sensors.get(reading.sensor_id)
+        ts = reading.ts.timestamp()
+        sensor = self.sensors.get(reading.sensor_id)
         if sensor is None:
-            sensor = source.sensors[reading.sensor_id] = _Sensor(
-                reading, placed.district, placed.zones
+            source = self.sources.get(reading.source_id)
+            if source is None:
+                source = self.sources[reading.source_id] = _Source()
+            sensor = _Sensor(
+                reading.source_id,
+                source,
+                orjson.Fragment(orjson.dumps(reading.__dict__)),
+                ts,
+                placed.district,
+                placed.zones,
+                [z.id for z in placed.zones],
             )
-            self.source_of[reading.sensor_id] = source_id
-        elif sensor.reading is not None and reading.ts < sensor.reading.ts:
+            source.sensors[reading.sensor_id] = self.sensors[reading.sensor_id] = sensor
+        elif ts < sensor.ts:
             return  # a late reading: the map shows the newest
         else:
-            sensor.reading, sensor.district, sensor.zones = reading, placed.district, placed.zones
-        if sensor.offline_by is None:
-            why = implausible(reading)
-            state: SensorState = "implausible" if why else "ok"
-            if state != sensor.state:
-                sensor.state, sensor.reason = state, why
-                self._urgent.add(source_id)
-        self._schedule(source_id, source)
+            sensor.reading = orjson.Fragment(orjson.dumps(reading.__dict__))
+            sensor.ts, sensor.district = ts, placed.district
+            if placed.zones is not sensor.zones:
+                sensor.zones, sensor.zone_ids = placed.zones, [z.id for z in placed.zones]
+        why = sensor.implausible = implausible(reading)
+        if sensor.offline_by is None and (why is None) != (sensor.state == "ok"):
+            sensor.state, sensor.reason = ("implausible", why) if why else ("ok", None)
+            self._urgent.add(sensor.source_id)
+        if sensor.source.due_at is None:
+            self._schedule(sensor.source_id, sensor.source)
 
     def _schedule(self, source_id: str, source: _Source) -> None:
-        if source.due_at is not None:
-            return
         now = self.clock()
         if source.published_at is None:
             # Spread first publications over the interval, by the source's id.
@@ -167,18 +150,17 @@ class SensorStatusTracker:
 
     def alert(self, alert: Alert) -> None:
         """An alert of an absence rule takes its sensor offline, or brings it back."""
-        source_id = self.source_of.get(alert.subject)
-        if source_id is None:
+        sensor = self.sensors.get(alert.subject)
+        if sensor is None:
             return  # a sensor never read here since the start: its source's message has it
-        sensor = self.sources[source_id].sensors[alert.subject]
         if alert.status == "firing":
             sensor.offline_by = alert.rule_id
             sensor.state, sensor.reason = "offline", f"silent too long ({alert.rule_id})"
         elif sensor.offline_by == alert.rule_id:
             sensor.offline_by = None
-            why = implausible(sensor.reading) if sensor.reading is not None else None
+            why = sensor.implausible
             sensor.state, sensor.reason = ("implausible", why) if why else ("ok", None)
-        self._urgent.add(source_id)
+        self._urgent.add(sensor.source_id)
 
     def alerts(self, alerts: Iterable[Alert], absence_rules: Container[str]) -> None:
         """Of these alerts, those of the (current) absence rules."""
@@ -197,54 +179,50 @@ class SensorStatusTracker:
             if self.sources[source_id].due_at == when:  # else published early, as urgent
                 ready.add(source_id)
         out: list[tuple[bytes, bytes]] = []
+        if not ready:
+            return out
+        published = self.wall().isoformat()
         for source_id in sorted(ready):
             source = self.sources[source_id]
             source.published_at = now
             source.due_at = None
-            out.extend(self._messages(source_id, source))
+            self._messages(source_id, source, published, out)
         return out
 
-    def _messages(self, source_id: str, source: _Source) -> list[tuple[bytes, bytes]]:
+    def _messages(
+        self, source_id: str, source: _Source, published: str, out: list[tuple[bytes, bytes]]
+    ) -> None:
         parts = 1
         while len(source.sensors) > parts * MAX_PER_MESSAGE:
             parts *= 2
-        published = self.wall().isoformat()
-        out: list[tuple[bytes, bytes]] = []
         if parts != source.parts:
             empty = orjson.dumps({"source_id": source_id, "sensors": [], "published_at": published})
             out += [(_key(source_id, n, source.parts), empty) for n in range(source.parts)]
             source.parts = parts
-        split: list[list[dict[str, Any]]] = [[] for _ in range(parts)]
-        for sensor_id, sensor in source.sensors.items():
-            status = self._status(source_id, sensor_id, sensor, published)
-            if status is not None:
-                split[zlib.crc32(sensor_id.encode()) % parts if parts > 1 else 0].append(status)
-        for n, statuses in enumerate(split):
+        # The readings as they were written at observe (a Fragment is copied as it is): this
+        # runs for about every reading a worker takes, and the console derives the rest.
+        statuses: list[dict[str, Any]] = [
+            {
+                "sensor_id": sensor_id,
+                "status": sensor.state,
+                "reason": sensor.reason,
+                "district": sensor.district,
+                "zones": sensor.zone_ids,
+                "reading": sensor.reading,
+            }
+            for sensor_id, sensor in source.sensors.items()
+        ]
+        if parts == 1:
             value = {"source_id": source_id, "sensors": statuses, "published_at": published}
+            out.append((source_id.encode(), orjson.dumps(value)))
+            return
+        split: list[list[dict[str, Any]]] = [[] for _ in range(parts)]
+        for status in statuses:
+            sensor_id: str = status["sensor_id"]
+            split[zlib.crc32(sensor_id.encode()) % parts].append(status)
+        for n, part in enumerate(split):
+            value = {"source_id": source_id, "sensors": part, "published_at": published}
             out.append((_key(source_id, n, parts), orjson.dumps(value)))
-        return out
-
-    def _status(
-        self, source_id: str, sensor_id: str, sensor: _Sensor, published: str
-    ) -> dict[str, Any] | None:
-        reading = sensor.reading
-        if reading is None:
-            return None
-        return {
-            "sensor_id": sensor_id,
-            "kind": reading.kind,
-            "source_id": source_id,
-            "district": sensor.district,
-            "zones": [z.id for z in sensor.zones],
-            "lat": reading.lat,
-            "lon": reading.lon,
-            "status": sensor.state,
-            "reason": sensor.reason,
-            "last_seen": reading.ts.isoformat(),
-            "values": _values(reading),
-            "aqi": _aqi(reading),
-            "published_at": published,
-        }
 
 
 def _key(source_id: str, part: int, parts: int) -> bytes:

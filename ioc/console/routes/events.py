@@ -28,7 +28,7 @@ PING_S = 15
 
 async def _stream(
     console: Console, request: Request, principal: Principal, last_event_id: str | None
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[dict[str, Any] | bytes]:
     feed = console.feed
     sub = feed.open(principal, last_event_id)
     authorization = request.headers.get("authorization")
@@ -40,15 +40,17 @@ async def _stream(
         }
         yield {"event": "hello", "id": feed.position, "data": orjson.dumps(hello).decode()}
         while True:
-            event = await sub.next(RECHECK_S)
-            if event is None:
+            # Every event waiting is sent in one write, each encoded once for all clients:
+            # what lets one console serve a hundred clients hundreds of events a second.
+            events = await sub.batch(RECHECK_S)
+            if not events:
                 try:
                     await console.auth.principal(authorization)
                 except Problem:
                     yield {"event": "revoked", "data": "{}"}
                     return
                 continue
-            yield {"event": event.kind, "id": event.id, "data": event.data.decode()}
+            yield b"".join(event.frame for event in events)
     finally:
         feed.close(sub)
 

@@ -261,31 +261,25 @@ async def _act(
     return ActionOutcome(outcome=ACTIONS[action], incident=done)
 
 
-@router.post(
-    "/incidents/{incident_id}/acknowledge",
-    response_model=ActionOutcome,
-    responses=responses(401, 403, 404, 409, 422, 503, 504),
-    summary="Acknowledge an open incident (it stops the escalation clock)",
-)
-async def acknowledge(
-    console: ConsoleDep,
-    principal: ActorDep,
-    incident_id: IncidentId,
-    body: ActionRequest | None = None,
-) -> ActionOutcome:
-    return await _act(console, principal, incident_id, "acknowledge", body.note if body else None)
+def _action_route(action: str, summary: str) -> None:
+    async def act(
+        console: ConsoleDep,
+        principal: ActorDep,
+        incident_id: IncidentId,
+        body: ActionRequest | None = None,
+    ) -> ActionOutcome:
+        return await _act(console, principal, incident_id, action, body.note if body else None)
+
+    router.add_api_route(
+        f"/incidents/{{incident_id}}/{action}",
+        act,
+        methods=["POST"],
+        name=action,
+        response_model=ActionOutcome,
+        responses=responses(401, 403, 404, 409, 422, 503, 504),
+        summary=summary,
+    )
 
 
-@router.post(
-    "/incidents/{incident_id}/resolve",
-    response_model=ActionOutcome,
-    responses=responses(401, 403, 404, 409, 422, 503, 504),
-    summary="Resolve an incident",
-)
-async def resolve(
-    console: ConsoleDep,
-    principal: ActorDep,
-    incident_id: IncidentId,
-    body: ActionRequest | None = None,
-) -> ActionOutcome:
-    return await _act(console, principal, incident_id, "resolve", body.note if body else None)
+_action_route("acknowledge", "Acknowledge an open incident (it stops the escalation clock)")
+_action_route("resolve", "Resolve an incident")
