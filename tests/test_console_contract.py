@@ -1,7 +1,10 @@
 """The console's API against its own OpenAPI document, by Schemathesis: generated requests to
 every operation (valid and invalid ones) of a real console with a real store, as an operator;
 no answer is a server error, and every answer matches its documented status, media type and
-schema. The live event stream is left out: it never ends."""
+schema. The live event stream is left out: it never ends. So is the check that every
+schema-valid request is accepted: a cursor is opaque (a string the API gave, not any string)
+and a bounding box must have west ≤ east, which the schema cannot say; those get a 422
+problem document, which the other checks still hold to the contract."""
 
 from __future__ import annotations
 
@@ -9,27 +12,39 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.test_console_api import Setup, setup  # noqa: F401  (the module's console)
 
 pytestmark = pytest.mark.integration
+EXAMPLES_PER_OPERATION = 25
 
 
 @pytest.fixture(scope="module")
-def api_schema(setup: Setup) -> Any:  # noqa: F811
+def operations(setup: Setup) -> list[Any]:  # noqa: F811
     schema = schemathesis.openapi.from_url(f"{setup.console.url}/api/openapi.json")
-    return schema.exclude(path="/api/events")
+    found = [result.ok() for result in schema.exclude(path="/api/events").get_all_operations()]
+    assert len(found) >= 12
+    return found
 
 
-contract = schemathesis.pytest.from_fixture("api_schema")
+def test_every_operation_keeps_its_contract(setup: Setup, operations: list[Any]) -> None:  # noqa: F811
+    headers = {"Authorization": f"Bearer {setup.tokens['operator']}"}
 
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION * len(operations),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        operation = data.draw(st.sampled_from(operations))
+        case = data.draw(operation.as_strategy())
+        case.call_and_validate(
+            base_url=setup.console.url, headers=headers, excluded_checks=[positive_data_acceptance]
+        )
 
-@contract.parametrize()
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-def test_every_operation_keeps_its_contract(case: Any, setup: Setup) -> None:  # noqa: F811
-    case.call_and_validate(headers={"Authorization": f"Bearer {setup.tokens['operator']}"})
+    check()

@@ -128,6 +128,14 @@ def test_demo_starts_everything_and_ctrl_c_stops_everything(
         metrics_url = next(w for w in text.split() if w.endswith("/metrics"))
         assert _get(metrics_url)[0] == 200
         assert discover(Path(env["IOC_DATA_DIR"])) is not None
+        # The console answers at the printed URL, with the operator's token in it.
+        link = next(w for w in text.split() if "/#token=" in w)
+        base, token = link.split("/#token=")
+        request = urllib.request.Request(
+            f"{base}/api/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["role"] == "operator"
         family = descendants(proc.pid)
         assert family, "the demo runs its broker and worker as child processes"
         # The simulated province raises incidents, and `ioc tail` shows them.

@@ -1,7 +1,7 @@
 // One incident: its timeline, evidence, the acknowledgement deadline counting down, its CAP
 // messages, and — for roles that may act — acknowledge and resolve with a note.
 import { ApiError, type Api } from "./api";
-import { byId, el } from "./dom";
+import { background, byId, el } from "./dom";
 import { t, text, when } from "./i18n";
 import type { ActionOutcome, ConsoleConfig, Incident, IncidentDetail, Me } from "./types";
 
@@ -107,11 +107,14 @@ export class DetailPanel {
     // CAP needs the token: fetched, then opened from a blob URL.
     const button = el("button", { type: "button", class: "link", "data-cap-version": String(version) }, `v${version}`);
     button.addEventListener("click", () => {
-      void this.api.blob(path).then((blob) => {
-        const url = URL.createObjectURL(new Blob([blob], { type: "text/xml" }));
-        window.open(url, "_blank", "noopener");
-        window.setTimeout(() => { URL.revokeObjectURL(url); }, 60_000);
-      });
+      background(
+        this.api.blob(path).then((blob) => {
+          const url = URL.createObjectURL(new Blob([blob], { type: "text/xml" }));
+          window.open(url, "_blank", "noopener");
+          window.setTimeout(() => { URL.revokeObjectURL(url); }, 60_000);
+        }),
+        "opening the CAP message",
+      );
     });
     return button;
   }

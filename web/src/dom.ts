@@ -21,3 +21,11 @@ export function byId(id: string, kind: new () => HTMLElement = HTMLElement): HTM
   if (!(node instanceof kind)) throw new Error(`#${id} is missing from the page`);
   return node;
 }
+
+/** Work started in the background (a refresh, a reload): a failure is logged, never thrown
+ * into the page; the connection state already tells the operator the console is away. */
+export function background(work: Promise<unknown>, what: string): void {
+  work.catch((e: unknown) => {
+    console.warn(`${what} failed:`, e);
+  });
+}

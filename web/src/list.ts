@@ -1,6 +1,6 @@
 // The incident list beside the map: filters, counts per district, newest first, kept live.
 import type { Api } from "./api";
-import { byId, el } from "./dom";
+import { background, byId, el } from "./dom";
 import { t, text, when, type Word } from "./i18n";
 import type { ConsoleConfig, Counts, Incident, IncidentPage } from "./types";
 
@@ -34,7 +34,7 @@ export class IncidentList {
       const node = el("select", { name, "aria-label": t(all) }, el("option", { value: "" }, t(all)));
       for (const [value, label] of options) node.append(el("option", { value }, label));
       node.value = this.filters[name];
-      node.addEventListener("change", () => { this.filters[name] = node.value; void this.reload(); });
+      node.addEventListener("change", () => { this.filters[name] = node.value; background(this.reload(), "reloading the list"); });
       return node;
     };
     const districts: [string, string][] = this.config.districts.map((d) => [d.slug, text({ vi: d.name_vi, en: d.name_en })]);
@@ -49,7 +49,7 @@ export class IncidentList {
     let typing: number | undefined;
     search.addEventListener("input", () => {
       window.clearTimeout(typing);
-      typing = window.setTimeout(() => { this.filters.q = search.value.trim(); void this.reload(); }, 300);
+      typing = window.setTimeout(() => { this.filters.q = search.value.trim(); background(this.reload(), "reloading the list"); }, 300);
     });
     form.append(search);
     form.addEventListener("submit", (e) => { e.preventDefault(); });
@@ -95,7 +95,7 @@ export class IncidentList {
     if (this.countsTimer !== null) return;
     this.countsTimer = window.setTimeout(() => {
       this.countsTimer = null;
-      void this.reloadCounts();
+      background(this.reloadCounts(), "reloading the counts");
     }, 1000);
   }
 
@@ -106,7 +106,7 @@ export class IncidentList {
     for (const d of this.config.districts) {
       const n = counts.by_district[d.slug] ?? 0;
       const chip = el("button", { type: "button", class: "count", "data-district": d.slug }, `${text({ vi: d.name_vi, en: d.name_en })} ${n}`);
-      chip.addEventListener("click", () => { this.filters.district = d.slug; this.renderFilters(); void this.reload(); });
+      chip.addEventListener("click", () => { this.filters.district = d.slug; this.renderFilters(); background(this.reload(), "reloading the list"); });
       box.append(chip);
     }
   }

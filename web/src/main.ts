@@ -7,7 +7,7 @@ import "@fontsource/noto-sans/vietnamese-400.css";
 import "./style.css";
 import { Api, ApiError } from "./api";
 import { DetailPanel } from "./detail";
-import { byId } from "./dom";
+import { background, byId } from "./dom";
 import { lang, setLang, t } from "./i18n";
 import { IncidentList } from "./list";
 import { LiveStream, type ConnectionState } from "./live";
@@ -115,14 +115,14 @@ async function start(): Promise<void> {
       detail.close();
     }
   };
-  window.addEventListener("hashchange", () => { void openFromHash(); });
+  window.addEventListener("hashchange", () => { background(openFromHash(), "opening the incident"); });
   byId("lang").addEventListener("click", () => {
     setLang(lang() === "vi" ? "en" : "vi");
     labels();
     list.renderFilters();
     list.render();
     detail.render();
-    void list.reloadCounts();
+    background(list.reloadCounts(), "reloading the counts");
   });
   byId("logout").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
@@ -144,13 +144,13 @@ async function start(): Promise<void> {
     incident: (incident) => {
       list.put(incident);
       map.putIncident(incident);
-      void detail.refresh(incident);
+      background(detail.refresh(incident), "refreshing the incident");
     },
     sensors: (sensors) => { for (const sensor of sensors) map.putSensor(sensor); },
-    reset: () => { void list.reload(); },
+    reset: () => { background(list.reload(), "reloading the list"); },
     state: (next) => {
       // After a reconnection the list is reloaded: what changed meanwhile is not lost.
-      if (next === "live" && !first) void list.reload();
+      if (next === "live" && !first) background(list.reload(), "reloading the list");
       if (next === "live") first = false;
       showState(next);
     },
@@ -159,4 +159,10 @@ async function start(): Promise<void> {
   document.body.dataset["ready"] = "true";
 }
 
-void start();
+start().catch((e: unknown) => {
+  // The page could not start (the console unreachable, an API error): said on the page.
+  const connection = byId("connection");
+  connection.dataset["state"] = "offline";
+  connection.textContent = `${t("failed")}: ${e instanceof Error ? e.message : String(e)}`;
+  console.error(e);
+});
