@@ -156,6 +156,16 @@ def test_the_room(browser: Any, room: Room, broker: EmbeddedBroker) -> None:
     incident_id = item.get_attribute("data-incident-id")
     item.click()
     operator.wait_for_selector(f"#detail[data-incident-id='{incident_id}']")
+    with room.console.client(room.tokens["operator"]) as api:
+        shown = api.get(f"/api/incidents/{incident_id}").json()["incident"]
+    if shown["ack_due"] is not None:  # the SLA's deadline, counting down
+        first_text = operator.inner_text("#deadline")
+        assert first_text.startswith("Hạn tiếp nhận"), first_text
+        operator.wait_for_function(
+            "(before) => document.getElementById('deadline').textContent !== before",
+            arg=first_text,
+            timeout=5_000,
+        )
     operator.fill("#action-note", "đã cử đội kiểm tra")
     operator.click("#action-acknowledge")
     operator.wait_for_selector("#detail[data-status=acknowledged]", timeout=30_000)
