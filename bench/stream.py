@@ -1,7 +1,7 @@
 """Where the pipeline stands, in one run on the same preloaded data: the ceiling, the bare
 Faust baseline, the ioc worker, its latency and memory, and the Quix Streams peer.
 
-    python -m bench.stream                  # the full run (about 5 minutes here)
+    python -m bench.stream                  # the full run (about 7 minutes here)
     python -m bench.stream --quick          # under 2 minutes, for regular use
     python -m bench.stream --broker kafka   # the same run on Apache Kafka
 
