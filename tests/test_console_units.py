@@ -335,3 +335,21 @@ def test_the_consoles_socket_sends_small_writes_at_once() -> None:
             client.close()
     finally:
         listening.close()
+
+
+def test_a_store_that_cannot_be_read_is_a_503_problem_on_every_path(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from ioc.console.app import create_app
+    from ioc.console.service import Console
+    from ioc.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, console_store=f"sqlite://{tmp_path / 'gone.db'}")
+    console = Console.from_settings(settings, ["127.0.0.1:1"])  # never opened: no broker
+    token = "ioc_0123456789ab_" + "A" * 43
+    with TestClient(create_app(console, manage_console=False)) as client:
+        for path in ("/api/incidents", "/api/me", "/api/counts"):
+            response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"].endswith("/store-unavailable")

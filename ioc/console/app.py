@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from ioc import __version__
 from ioc.console import problems
+from ioc.console.database import StoreUnavailable
 from ioc.console.problems import Problem
 from ioc.console.routes import events, feeds, geo, incidents, meta
 from ioc.console.security_headers import SecurityHeaders
@@ -57,6 +58,12 @@ def create_app(console: Console, *, manage_console: bool = True) -> FastAPI:
     )
     app.state.console = console
     problems.install(app)
+
+    async def store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # Any route, any read: a store that cannot be reached is a 503 problem, never a 500.
+        return Problem(503, "store-unavailable", str(exc)).response()
+
+    app.add_exception_handler(StoreUnavailable, store_unavailable)
     for module in (incidents, geo, events, feeds, meta):
         app.include_router(module.router)
     _add_page(app)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 from ioc.console.access import Principal
-from ioc.console.database import StoreUnavailable
 from ioc.console.oidc import OidcRefused, OidcVerifier, looks_like_jwt
 from ioc.console.problems import Problem
 from ioc.console.tokens import TokenStore
@@ -38,10 +37,7 @@ class Authenticator:
             except OidcRefused as exc:
                 log.info("refused an identity provider's token: %s", exc)
                 raise _unauthorised(str(exc)) from None
-        try:
-            principal = await self.tokens.verify(token)
-        except StoreUnavailable as exc:
-            raise Problem(503, "store-unavailable", str(exc)) from None
+        principal = await self.tokens.verify(token)  # StoreUnavailable: the app's 503
         if principal is None:
             raise _unauthorised("the token is not valid (unknown, revoked or mistyped)")
         return principal

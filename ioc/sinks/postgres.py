@@ -70,6 +70,10 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at timestamptz
     );
     """,
+    # 5: one district's incidents, newest first (the console's list for a district IOC)
+    """
+    CREATE INDEX incidents_district_last_seen ON incidents (district, last_seen DESC);
+    """,
 )
 
 # Any number: one lock id that every ioc worker takes while migrating.

@@ -66,6 +66,7 @@ LATER_COLUMNS = (
 LATER_INDEXES = """
 CREATE INDEX IF NOT EXISTS incidents_lon_lat ON incidents (lon, lat);
 CREATE INDEX IF NOT EXISTS incident_versions_stored_at ON incident_versions (stored_at);
+CREATE INDEX IF NOT EXISTS incidents_district_last_seen ON incidents (district, last_seen);
 """
 BACKFILL_POINTS = """
 UPDATE incidents SET

@@ -12,7 +12,6 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from ioc.cap import to_cap
 from ioc.console.access import Principal
-from ioc.console.database import StoreUnavailable
 from ioc.console.deps import ActorDep, CallerDep, ConsoleDep
 from ioc.console.incident_reader import PROVINCE, BadCursor, Cursor, IncidentFilter
 from ioc.console.problems import Problem, responses
@@ -126,10 +125,7 @@ FilterDep = Annotated[IncidentFilter, Depends(incident_filter)]
 
 
 async def _visible(console: ConsoleDep, principal: Principal, incident_id: str) -> Incident:
-    try:
-        incident = await console.reader.get(principal.district, incident_id)
-    except StoreUnavailable as exc:
-        raise Problem(503, "store-unavailable", str(exc)) from None
+    incident = await console.reader.get(principal.district, incident_id)
     if incident is None:
         # The same answer for another district's incident as for none: no existence leak.
         raise Problem(404, "no-such-incident", f"no incident {incident_id}")
@@ -153,10 +149,7 @@ async def list_incidents(
         after = Cursor.decode(cursor) if cursor else None
     except BadCursor as exc:
         raise Problem(422, "invalid-request", f"cursor: {exc}") from None
-    try:
-        page = await console.reader.page(principal.district, query, limit, after)
-    except StoreUnavailable as exc:
-        raise Problem(503, "store-unavailable", str(exc)) from None
+    page = await console.reader.page(principal.district, query, limit, after)
     return IncidentPage(
         incidents=page.incidents,
         next_cursor=page.next_cursor.encode() if page.next_cursor else None,
@@ -170,10 +163,7 @@ async def list_incidents(
     summary="How many incidents, by district, severity and status",
 )
 async def counts(console: ConsoleDep, principal: CallerDep, query: FilterDep) -> Counts:
-    try:
-        rows = await console.reader.counts(principal.district, query)
-    except StoreUnavailable as exc:
-        raise Problem(503, "store-unavailable", str(exc)) from None
+    rows = await console.reader.counts(principal.district, query)
     groups = [
         CountGroup(district=d or PROVINCE, severity=sev, status=st, count=n)
         for d, sev, st, n in rows
