@@ -49,6 +49,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench import pipeline
 from bench.common import write_result
+from ioc.admin import topic_partitions
 from ioc.broker import EmbeddedBroker
 
 
@@ -94,7 +95,7 @@ async def ceiling(bootstrap: str, topics: Sequence[str], count: int) -> float:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [tp for t in topics for tp in await _partitions(consumer, t)]
+        partitions = [tp for t in topics for tp in await topic_partitions(consumer, t)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         seen = 0
@@ -110,16 +111,6 @@ async def ceiling(bootstrap: str, topics: Sequence[str], count: int) -> float:
         return time.perf_counter() - started
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Any]:
-    from aiokafka import TopicPartition
-
-    found = consumer.partitions_for_topic(topic)
-    if not found:
-        await consumer._client.force_metadata_update()  # the consumer has no public refresh
-        found = consumer.partitions_for_topic(topic) or set()
-    return [TopicPartition(topic, p) for p in sorted(found)]
 
 
 def child(

@@ -261,6 +261,16 @@ def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
     return out
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The partitions of `topic`, in order, for a consumer assigned them by hand; empty when the
+    topic does not exist. Metadata is refreshed once when the consumer does not know it yet."""
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        await consumer._client.force_metadata_update()  # the consumer has no public refresh
+        found = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(found)]
+
+
 async def at_fetched_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
     """Whether the consumer has read `tp` up to the high watermark of its last fetch. Not
     ListOffsets: Tansu 0.6 answers it with the first offset of the last batch + 1."""

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from ioc.admin import topic_partitions
 from ioc.console.access import Principal
 from ioc.schemas.incidents import Incident
 from ioc.schemas.sensors import SensorStatus, SourceStatuses
@@ -227,13 +228,10 @@ class LiveFeed:
         self._task = asyncio.create_task(self._run(), name="ioc-console-live-feed")
 
     async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            await consumer._client.force_metadata_update()  # the consumer has no public refresh
-            found = consumer.partitions_for_topic(topic)
+        found = await topic_partitions(consumer, topic)
         if not found:
             raise KafkaError(f"topic {topic} does not exist: create it with `ioc topics create`")
-        return [TopicPartition(topic, p) for p in sorted(found)]
+        return found
 
     async def _run(self) -> None:
         assert self._consumer is not None
