@@ -192,7 +192,6 @@ def _feed() -> LiveFeed:
     feed = LiveFeed(["127.0.0.1:1"], "inc", "sen", recent=3)
     feed._position = Position([[0, 0], [0]])
     feed._kept_from = [[0, 0], [0]]
-    feed._catch_up = {}
     return feed
 
 

@@ -184,6 +184,8 @@ class LiveFeed:
         self._position = Position([[], []])
         # Per partition, the first offset whose events are still kept in `recent`.
         self._kept_from: list[list[int]] = [[], []]
+        # Sensor partitions not yet read to the end they had at start.
+        self._catch_up: dict[TopicPartition, int] = {}
 
     @property
     def shape(self) -> list[int]:
@@ -209,15 +211,16 @@ class LiveFeed:
             ends = await consumer.end_offsets([tp for tps in partitions for tp in tps])
             begins = await consumer.beginning_offsets([tp for tps in partitions for tp in tps])
             incidents, sensors = partitions
-            for tp in incidents:
-                consumer.seek(tp, max(begins[tp], ends[tp] - BACKLOG_PER_PARTITION))
-            for tp in sensors:
-                consumer.seek(tp, begins[tp])
-            self._position = Position([[ends[tp] for tp in tps] for tps in partitions])
-            self._kept_from = [
+            # Incidents from a backlog before the end; sensors from the beginning: the map.
+            first = [
                 [max(begins[tp], ends[tp] - BACKLOG_PER_PARTITION) for tp in incidents],
                 [begins[tp] for tp in sensors],
             ]
+            for tps, offsets in zip(partitions, first, strict=True):
+                for tp, offset in zip(tps, offsets, strict=True):
+                    consumer.seek(tp, offset)
+            self._position = Position([[ends[tp] for tp in tps] for tps in partitions])
+            self._kept_from = first
             self._catch_up = {tp: ends[tp] for tp in sensors if ends[tp] > begins[tp]}
         except BaseException:
             await consumer.stop()
