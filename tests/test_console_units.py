@@ -169,6 +169,10 @@ def test_counts_and_versions(reader: IncidentReader) -> None:
     assert {d for d, *_ in rows} == {"da-lat"}
     versions = asyncio.run(reader.versions(_id(2)))
     assert [v.version for v in versions] == [2]  # the sink was given only the latest
+    one = asyncio.run(reader.version(_id(2), 2))
+    assert one is not None
+    assert one.status == "acknowledged"
+    assert asyncio.run(reader.version(_id(2), 1)) is None
     assert asyncio.run(reader.get("bao-loc", _id(1))) is None
     assert asyncio.run(reader.get(None, _id(1))) is not None
 

@@ -169,6 +169,14 @@ class IncidentReader:
         )
         return [Incident.model_validate_json(r[0]) for r in rows]
 
+    async def version(self, incident_id: str, version: int) -> Incident | None:
+        """One stored version (the caller has checked the incident's scope)."""
+        rows = await self.db.fetch(
+            f"SELECT {self._body()} FROM incident_versions WHERE incident_id = ? AND version = ?",
+            [incident_id, version],
+        )
+        return Incident.model_validate_json(rows[0][0]) if rows else None
+
     async def counts(
         self, scope: str | None, f: IncidentFilter
     ) -> list[tuple[str | None, str, str, int]]:

@@ -222,10 +222,10 @@ async def incident_cap(
     version: Annotated[int, Path(ge=1, le=1_000_000)],
 ) -> Response:
     await _visible(console, principal, incident_id)
-    for stored in await console.reader.versions(incident_id):
-        if stored.version == version:
-            return Response(to_cap(stored), media_type=CAP_MEDIA_TYPE)
-    raise Problem(404, "no-such-version", f"{incident_id} has no version {version}")
+    stored = await console.reader.version(incident_id, version)
+    if stored is None:
+        raise Problem(404, "no-such-version", f"{incident_id} has no version {version}")
+    return Response(to_cap(stored), media_type=CAP_MEDIA_TYPE)
 
 
 async def _act(
