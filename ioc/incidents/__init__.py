@@ -1,1 +1,1 @@
-"""Incidents: what operators act on, built from alerts (DESIGN.md §6)."""
+"""Incidents: what operators act on, built from alerts (README: Incidents, sinks and feeds)."""

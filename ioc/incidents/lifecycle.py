@@ -1,4 +1,4 @@
-"""The life of an incident (DESIGN.md §6), pure: alerts and operator commands in, new incident
+"""The life of an incident (README: Incidents), pure: alerts and operator commands in, new incident
 versions out. No Kafka and no clock of its own: the stage passes `now`, so tests replay it.
 
 One incident at a time per rule and subject (a sensor, a track, a place). A firing alert opens

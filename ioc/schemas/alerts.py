@@ -1,4 +1,4 @@
-"""Alerts: one per rule firing (DESIGN.md §5), with the provenance an operator needs to trust it."""
+"""Alerts: one per rule firing (README: Alert rules), with the provenance an operator needs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dead-letter record: what was refused, why, and where it came from (DESIGN.md §2)."""
+"""The dead-letter record: what was refused, why, and where it came from (README: Topics)."""
 
 from __future__ import annotations
 

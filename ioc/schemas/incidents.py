@@ -1,4 +1,4 @@
-"""Incidents: alerts grouped into something an operator acts on (DESIGN.md §6)."""
+"""Incidents: alerts grouped into something an operator acts on (README: Incidents)."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
-        # At-least-once with idempotent sinks (DESIGN.md §8): every ack is a full commit.
+        # At-least-once with sinks idempotent on (incident_id, version): every ack is a full commit.
         producer_acks=-1,
         # The engine-state changelog is written in record batches of this size (changelog.py).
         producer_max_batch_size=CHANGELOG_BATCH_BYTES,
