@@ -137,7 +137,9 @@ def peer_job(scratch: Path) -> Job | None:
     return prepare
 
 
-def stage_job(msgs: Sequence[SimpleNamespace], statuses: bool = False) -> Callable[[], int]:
+def stage_job(
+    msgs: Sequence[SimpleNamespace], status_interval_s: float | None = None
+) -> Callable[[], int]:
     metrics = Metrics.create(CollectorRegistry())
 
     def event_time() -> float:
@@ -154,7 +156,11 @@ def stage_job(msgs: Sequence[SimpleNamespace], statuses: bool = False) -> Callab
         outputs,  # type: ignore[arg-type]  # publish and dead_letter: all the stage calls
         metrics,
         topics=sorted({m.topic for m in msgs}),
-        statuses=SensorStatusTracker(STATUS_INTERVAL_S, clock=event_time) if statuses else None,
+        statuses=(
+            SensorStatusTracker(status_interval_s, clock=event_time)
+            if status_interval_s is not None
+            else None
+        ),
     )
 
     async def feed() -> None:
@@ -190,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensors", type=int, help="distinct sensors in the batches (50 000)")
     parser.add_argument("--singles", type=int, help="single-reading messages (50 000)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each job (3)")
+    parser.add_argument(
+        "--status-interval",
+        type=float,
+        default=STATUS_INTERVAL_S,
+        metavar="SECONDS",
+        help="the sensor statuses' interval in stage+st (30, the worker's default)",
+    )
     args = parser.parse_args(argv)
     from bench import stream
 
@@ -200,12 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         "single": messages(stream.single_readings(n_singles)),
         "batch": messages(stream.gateway_batches(n_sensors)),
     }
-    result: dict[str, Any] = {"repeats": args.repeats}
+    result: dict[str, Any] = {"repeats": args.repeats, "status_interval_s": args.status_interval}
     with tempfile.TemporaryDirectory() as tmp:
         jobs: dict[str, Job] = {
             "decode": decode_job,
             "stage": stage_job,
-            "stage+st": lambda msgs: stage_job(msgs, statuses=True),
+            "stage+st": lambda msgs: stage_job(msgs, args.status_interval),
         }
         peer = peer_job(Path(tmp))
         if peer is not None:
@@ -236,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
             # The statuses' cost: the stage's throughput with them over without (below 1).
             figures["stage+st"]["to_stage"] = round(best["stage"] / best["stage+st"], 3)
             result[name] = figures
-    path = write_result("stage-quick" if args.quick else "stage", result)
+    name = "stage-quick" if args.quick else "stage"
+    if args.status_interval != STATUS_INTERVAL_S:
+        name += f"-st{args.status_interval:g}s"
+    path = write_result(name, result)
     print(table(result))
     print(f"written to {path}")
     return 0
