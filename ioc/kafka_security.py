@@ -58,6 +58,23 @@ class KafkaSecurity:
         tls = {"ssl_cafile": str(self.cafile)} if self.tls and self.cafile else {}
         return self._options(tls)
 
+    def librdkafka(self) -> dict[str, Any]:
+        """Configuration of librdkafka's clients (confluent-kafka: the bridges' producer)."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security.protocol": self.protocol.lower()}
+        if self.tls and self.cafile:
+            options["ssl.ca.location"] = str(self.cafile)
+        if self.sasl:
+            options.update(
+                {
+                    "sasl.mechanism": self.mechanism,
+                    "sasl.username": self.username,
+                    "sasl.password": self.password,
+                }
+            )
+        return options
+
     def _options(self, tls: dict[str, Any]) -> dict[str, Any]:
         # Both libraries name the SASL options alike; they differ in how TLS is given.
         if self.protocol == "PLAINTEXT":

@@ -7,6 +7,7 @@ object; nothing reads the environment at import time.
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -232,6 +233,69 @@ class Settings(BaseSettings):
         description="The JWT claim naming the role: operator, viewer or district:<slug>.",
     )
 
+    mqtt_url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        pattern=r"^mqtts?://[^/@\s]+$",
+        description="The MQTT broker `ioc bridge mqtt` and `ioc simulate --mqtt` use: "
+        "mqtt://HOST:PORT, or mqtts://HOST:PORT with IOC_MQTT_CAFILE.",
+    )
+    mqtt_username: str | None = Field(default=None, description="MQTT user of the bridge.")
+    mqtt_password: SecretStr | None = Field(default=None, description="Its MQTT password.")
+    mqtt_cafile: Path | None = Field(
+        default=None, description="CA certificate (PEM) an mqtts:// broker's is checked with."
+    )
+    mqtt_topics: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(
+            "lamdong/{district}/{kind}/{source_id}",
+            "/json/{apikey}/{device_id}/attrs",
+            "json/{apikey}/{device_id}/attrs",
+        ),
+        description="MQTT topic templates, `;`-separated: {kind} and {source_id} for full "
+        "readings, {device_id} (and {apikey}) for a device's values; {district} is checked.",
+    )
+    mqtt_client_id: str = Field(
+        default_factory=lambda: f"ioc-bridge-{socket.gethostname()}",
+        min_length=1,
+        max_length=64,
+        description="The bridge's MQTT client id: fixed, so that its session survives it. "
+        "Each replica needs its own.",
+    )
+    mqtt_group: str = Field(
+        default="ioc-bridge",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Shared subscription group of the bridge replicas; empty: plain subscriptions.",
+    )
+    mqtt_receive_maximum: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="Messages at most between the MQTT broker and Kafka's acknowledgement.",
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        default="5", description="MQTT protocol version the bridge speaks."
+    )
+    bridge_host: str = Field(default="127.0.0.1", description="Address the bridges bind.")
+    bridge_port: int = Field(
+        default=8090,
+        ge=0,
+        le=65535,
+        description="Port of `ioc bridge mqtt`'s /health and /metrics, and of `ioc bridge http`.",
+    )
+    bridge_idempotent: bool = Field(
+        default=True,
+        description="The bridges produce with an idempotent producer. Tansu (the embedded "
+        "broker) refuses one: the bridges turn it off on the embedded broker; say false for "
+        "a Tansu cluster. Without it a retried batch may be written twice (workers absorb it).",
+    )
+    ingest_max_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest HTTP ingest body accepted (413 above)."
+    )
+    ingest_max_in_flight: int = Field(
+        default=2000,
+        ge=1,
+        description="Messages on their way to Kafka above which HTTP ingest answers 429.",
+    )
+
     @field_validator("broker", mode="before")
     @classmethod
     def _parse_broker(cls, value: Any) -> Any:
@@ -244,6 +308,13 @@ class Settings(BaseSettings):
     @field_validator("sinks", mode="before")
     @classmethod
     def _parse_sinks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(";") if part.strip())
+        return value
+
+    @field_validator("mqtt_topics", mode="before")
+    @classmethod
+    def _parse_topics(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(";") if part.strip())
         return value

@@ -19,6 +19,7 @@ COMMANDS = "ioc.commands"
 SENSORS = "ioc.sensors"
 ZONES = "ioc.zones"
 RULES = "ioc.rules"
+DEVICES = "ioc.devices"
 WEBHOOK_RETRY = "ioc.webhook.retry"
 
 
@@ -66,6 +67,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # Reference data: one partition keeps a total order of reloads.
         TopicSpec(settings.topic(ZONES), 1, compacted=True, replication=r),
         TopicSpec(settings.topic(RULES), 1, compacted=True, replication=r),
+        TopicSpec(settings.topic(DEVICES), 1, compacted=True, replication=r),
         TopicSpec(correlation_cells(settings), n, replication=r),
     ]
     specs += [

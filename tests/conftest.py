@@ -186,11 +186,15 @@ class Kafka:
         *,
         fail: bool = True,
         what: str = "",
-    ) -> list[tuple[Any, bytes]]:
+        records: bool = False,
+    ) -> list[Any]:
         """Read the topic from its beginning until `done(messages so far)` holds; with `fail`,
-        an AssertionError when it does not within `timeout` seconds."""
+        an AssertionError when it does not within `timeout` seconds. The messages are (key,
+        value) pairs, or with `records` aiokafka's records (headers, timestamps)."""
 
-        async def run() -> list[tuple[Any, bytes]]:
+        keep = records
+
+        async def run() -> list[Any]:
             consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
             await consumer.start()
             try:
@@ -201,7 +205,7 @@ class Kafka:
                 tps = [TopicPartition(topic, p) for p in sorted(parts)]
                 consumer.assign(tps)
                 await consumer.seek_to_beginning(*tps)
-                out: list[tuple[Any, bytes]] = []
+                out: list[Any] = []
                 deadline = time.monotonic() + timeout
                 while not done(out):
                     if time.monotonic() > deadline:
@@ -213,7 +217,7 @@ class Kafka:
                         break
                     batch = await consumer.getmany(timeout_ms=200)
                     for records in batch.values():
-                        out.extend((r.key, r.value) for r in records)
+                        out.extend(r if keep else (r.key, r.value) for r in records)
                     if not parts:
                         # The topic did not exist yet: look again, it may have been created.
                         await consumer._client.force_metadata_update()

@@ -11,10 +11,12 @@ from pathlib import Path
 from ioc import __version__
 from ioc.cli import (
     aqi,
+    bridge,
     broker,
     config,
     console,
     demo,
+    devices,
     incidents,
     record,
     replay,
@@ -63,6 +65,8 @@ COMMANDS = (
     incidents,
     console,
     tokens,
+    bridge,
+    devices,
     subscribe,
     simulate,
     record,

@@ -51,6 +51,11 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if level != "debug":
+        # kafka-python tells of every connection it opens at INFO: ours say what matters.
+        logging.getLogger("kafka").setLevel(
+            max(logging.WARNING, logging.getLevelName(level.upper()))
+        )
 
 
 def say(message: str) -> None:

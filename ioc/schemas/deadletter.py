@@ -33,6 +33,11 @@ class DeadLetter(BaseModel):
     )
     sensor_id: str | None = None
     source_topic: str
+    origin: str | None = Field(
+        default=None,
+        description="Where it came from before Kafka, as the bridge saw it: mqtt://broker/topic "
+        "or http://client/path.",
+    )
     partition: int | None = None
     offset: int | None = None
     key: str | None = Field(default=None, description="The Kafka key, base64.")
@@ -51,6 +56,7 @@ class DeadLetter(BaseModel):
         offset: int | None,
         key: bytes | None,
         received_at: UtcDatetime,
+        origin: str | None = None,
     ) -> DeadLetter:
         return cls(
             reason=rejection.reason,
@@ -59,6 +65,7 @@ class DeadLetter(BaseModel):
             index=rejection.index,
             sensor_id=rejection.sensor_id,
             source_topic=topic,
+            origin=origin,
             partition=partition,
             offset=offset,
             key=base64.b64encode(key).decode() if key is not None else None,

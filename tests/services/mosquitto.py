@@ -45,6 +45,10 @@ class MosquittoBroker(TemporaryServer):
             "log_type notice",
             "log_type information",
             "connection_messages true",
+            # A bridge killed mid-stream finds on its return every message sent meanwhile
+            # (the default keeps 1000 per offline session and drops the rest).
+            "max_queued_messages 0",
+            "max_inflight_messages 1000",
         ]
         if os.geteuid() == 0:
             # Started as root, Mosquitto switches to its own user, and a change of user

@@ -1,0 +1,240 @@
+"""`ioc bridge mqtt|http`: sensor fleets that speak MQTT or HTTP, into the Kafka sensor topics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from ioc.cli.common import CommandError, connect, create_topics, say, settings_from, setup_logging
+from ioc.settings import Settings
+
+HELP = "bridge MQTT or HTTP devices into the Kafka sensor topics"
+DESCRIPTION = """\
+Bridge devices that do not speak Kafka. Every message is produced to its sensor topic with
+acks=all by an idempotent producer, and acknowledged to the device only once Kafka has it:
+an MQTT PUBACK (QoS 1), an HTTP 202. A message that cannot be routed (a topic that fits no
+template, an unknown device, a wrong API key, values that are not JSON) goes to
+ioc.deadletter with the reason; nothing is dropped. The bridge does not validate readings:
+the workers do, and their dead letters name the bridge's origin (MQTT topic, HTTP client).
+
+  mqtt  subscribe (QoS 1, persistent session, shared by the replicas) to IOC_MQTT_URL
+  http  serve POST /ingest/{kind} and POST /iot/json?k=APIKEY&i=DEVICE
+
+Devices that send only values are completed from the device registry (`ioc devices load`).
+Each bridge serves /health and /metrics on IOC_BRIDGE_PORT (default 8090).
+"""
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bridge",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = p.add_subparsers(dest="transport", metavar="TRANSPORT", required=True)
+    mqtt = kinds.add_parser(
+        "mqtt",
+        help="MQTT broker → Kafka",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Examples:\n"
+            "  ioc bridge mqtt --mqtt mqtt://127.0.0.1:1883\n"
+            "  IOC_MQTT_URL=mqtts://mqtt.lamdong.gov.vn:8883 IOC_MQTT_CAFILE=ca.pem \\\n"
+            "    IOC_MQTT_USERNAME=bridge IOC_MQTT_PASSWORD=… ioc bridge mqtt --host 0.0.0.0"
+        ),
+    )
+    mqtt.add_argument("--mqtt", metavar="URL", help="the MQTT broker (overrides IOC_MQTT_URL)")
+    mqtt.add_argument("--client-id", metavar="ID", help="MQTT client id (one per replica)")
+    mqtt.set_defaults(run=run_mqtt)
+    http = kinds.add_parser(
+        "http",
+        help="HTTP ingest → Kafka",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Examples:\n"
+            "  ioc bridge http --port 8091\n"
+            "  curl -H 'X-API-Key: KEY' -d @reading.json localhost:8091/ingest/environment"
+        ),
+    )
+    http.set_defaults(run=run_http)
+    for each in (mqtt, http):
+        each.add_argument("--port", type=int, metavar="P", help="port of /health, /metrics, ingest")
+        each.add_argument("--host", metavar="ADDR", help="address to bind (default 127.0.0.1)")
+        each.add_argument(
+            "--log-level", choices=["debug", "info", "warning", "error"], help="log level"
+        )
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return settings_from(
+        args, bridge_port=args.port, bridge_host=args.host, log_level=args.log_level, **extra
+    )
+
+
+def _forwarder(settings: Settings, servers: Any, metrics: Any, client_id: str) -> Any:
+    """The producer, once Kafka answers: a bridge takes no message it could not forward."""
+    from ioc.bridge.forward import Forwarder
+
+    # The embedded broker is Tansu, which refuses idempotent producers.
+    idempotent = settings.bridge_idempotent and settings.broker is not None
+    forwarder = Forwarder(settings, servers, metrics, client_id=client_id, idempotent=idempotent)
+    deadline = time.monotonic() + settings.broker_ready_timeout
+    while not forwarder.reachable():
+        if time.monotonic() > deadline:
+            forwarder.close(timeout=0)
+            raise CommandError(f"cannot reach Kafka at {', '.join(servers)}")
+        logging.getLogger("ioc.bridge").warning("waiting for Kafka at %s", ", ".join(servers))
+    return forwarder
+
+
+def _registry(settings: Settings, servers: Any) -> tuple[Any, Any]:
+    from ioc.bridge.follow import RegistryFollower
+    from ioc.bridge.registry import Registry
+
+    registry = Registry()
+    follower = RegistryFollower(settings, servers, registry)
+    follower.start()
+    if not follower.ready.wait(timeout=settings.broker_ready_timeout):
+        follower.stop()
+        raise CommandError(f"could not read the device registry ({follower.topic})")
+    return registry, follower
+
+
+def _serve(settings: Settings, app: Any, what: str) -> None:
+    import uvicorn
+
+    from ioc.cli.console import bind
+
+    sock = bind(settings.bridge_host, settings.bridge_port)
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    shown = f"[{host}]" if ":" in host else host
+
+    def terminated(_signum: int, _frame: Any) -> None:
+        raise SystemExit(0)  # through the callers' cleanup: in-flight messages flushed
+
+    # uvicorn handles SIGTERM while it serves, then raises it again for this handler.
+    signal.signal(signal.SIGTERM, terminated)
+    say(f"{what}; health at http://{shown}:{port}/health")
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        sock.close()
+
+
+def run_mqtt(args: argparse.Namespace) -> int:
+    from ioc.bridge.http import bridge_app
+    from ioc.bridge.metrics import BridgeMetrics
+    from ioc.bridge.mqtt import MqttBridge, MqttOptions, MqttUrl, MqttUrlError
+    from ioc.bridge.routing import Router, TemplateError, parse_templates
+
+    extra: dict[str, Any] = {}
+    if args.mqtt:
+        extra["mqtt_url"] = args.mqtt
+    if args.client_id:
+        extra["mqtt_client_id"] = args.client_id
+    settings = _settings(args, **extra)
+    setup_logging(settings.log_level)
+    try:
+        url = MqttUrl.parse(settings.mqtt_url)
+        templates = parse_templates(settings.mqtt_topics)
+    except (MqttUrlError, TemplateError) as exc:
+        raise CommandError(str(exc)) from None
+    conn = connect(settings, may_start=False)
+    create_topics(settings, conn.servers, administrator=False)
+    metrics = BridgeMetrics.create()
+    registry, follower = _registry(settings, conn.servers)
+    forwarder = _forwarder(settings, conn.servers, metrics, "ioc-bridge-mqtt")
+    options = MqttOptions(
+        url=url,
+        client_id=settings.mqtt_client_id,
+        group=settings.mqtt_group or None,
+        receive_maximum=settings.mqtt_receive_maximum,
+        protocol=settings.mqtt_protocol,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+        cafile=settings.mqtt_cafile,
+    )
+    router = Router(templates, registry, settings.ingest_max_bytes)
+    bridge = MqttBridge(options, templates, router, forwarder, metrics)
+    stop = threading.Event()
+
+    supervisor = threading.Thread(
+        target=bridge.supervise, args=(stop, forwarder.reachable), name="supervise", daemon=True
+    )
+    bridge.start()
+    supervisor.start()
+    subscriptions = ", ".join(bridge.subscriptions())
+    try:
+        _serve(
+            settings,
+            bridge_app(None, bridge),
+            f"bridge: {url} [{subscriptions}] → kafka://{conn.servers[0]}",
+        )
+    finally:
+        stop.set()
+        bridge.stop()
+        forwarder.close()
+        follower.stop()
+        conn.close()
+    logging.getLogger("ioc.bridge").info("MQTT bridge stopped")
+    return 0
+
+
+class _KafkaHealth:
+    def __init__(self, forwarder: Any, metrics: Any) -> None:
+        self.forwarder = forwarder
+        self.metrics = metrics
+
+    def health(self) -> dict[str, Any]:
+        connected = bool(self.forwarder.reachable(timeout=1.0))
+        return {
+            "kafka": "connected" if connected else "unreachable",
+            "in_flight": self.forwarder.in_flight,
+            "kafka_failures": self.forwarder.failures,
+            "ok": connected,
+        }
+
+
+def run_http(args: argparse.Namespace) -> int:
+    from ioc.bridge.http import Ingest, bridge_app
+    from ioc.bridge.metrics import BridgeMetrics
+    from ioc.bridge.routing import Router, parse_templates
+
+    settings = _settings(args)
+    setup_logging(settings.log_level)
+    conn = connect(settings, may_start=False)
+    create_topics(settings, conn.servers, administrator=False)
+    metrics = BridgeMetrics.create()
+    registry, follower = _registry(settings, conn.servers)
+    forwarder = _forwarder(settings, conn.servers, metrics, "ioc-bridge-http")
+    router = Router(parse_templates(settings.mqtt_topics), registry)
+    ingest = Ingest(
+        router, forwarder, metrics, settings.ingest_max_bytes, settings.ingest_max_in_flight
+    )
+    try:
+        _serve(
+            settings,
+            bridge_app(ingest, _KafkaHealth(forwarder, metrics)),
+            f"bridge: HTTP ingest → kafka://{conn.servers[0]}",
+        )
+    finally:
+        forwarder.close()
+        follower.stop()
+        conn.close()
+    return 0

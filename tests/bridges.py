@@ -1,0 +1,95 @@
+"""A real `ioc bridge mqtt` process for tests, and what its /metrics and /health say."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+
+from ioc.broker import free_port
+from tests.conftest import wait_for
+
+IOC = [sys.executable, "-m", "ioc"]
+ANNOUNCED = re.compile(r"health at (http://\S+)/health")
+
+
+class BridgeProcess:
+    def __init__(self, env: dict[str, str], log: Path, mqtt_url: str, client_id: str) -> None:
+        self.env = env
+        self.log_path = log
+        self.mqtt_url = mqtt_url
+        self.client_id = client_id
+        self.port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> BridgeProcess:
+        self.proc = subprocess.Popen(
+            [
+                *IOC,
+                "bridge",
+                "mqtt",
+                "--mqtt",
+                self.mqtt_url,
+                "--port",
+                str(self.port),
+                "--client-id",
+                self.client_id,
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        announced = threading.Event()
+
+        def pump() -> None:
+            assert self.proc is not None
+            assert self.proc.stderr is not None
+            with self.log_path.open("a") as log:
+                for line in self.proc.stderr:
+                    log.write(line)
+                    log.flush()
+                    if ANNOUNCED.search(line):
+                        announced.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        wait_for(announced.is_set, timeout, "the bridge to announce itself", self.proc)
+        wait_for(self.healthy, timeout, "the bridge to be subscribed", self.proc)
+        return self
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample of the bridge's /metrics (0 when it has none yet)."""
+        shown = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        wanted = f"{name}{{{shown}}}" if labels else name
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        for line in text.splitlines():
+            sample, _, value = line.rpartition(" ")
+            if sample == wanted:
+                return float(value)
+        return 0.0
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""

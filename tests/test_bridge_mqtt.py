@@ -1,0 +1,259 @@
+"""`ioc bridge mqtt` against the suite's own Mosquitto and both Kafka brokers: real clients
+(mosquitto_pub, paho) publish readings, device values and FIWARE messages; bad input is
+dead-lettered with its reason; a bridge killed mid-stream loses nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.bridges import BridgeProcess
+from tests.conftest import BrokerUnderTest, Kafka, on_both_brokers, wait_for
+from tests.services.mosquitto import MosquittoBroker
+
+pytestmark = [pytest.mark.integration, pytest.mark.mqtt]
+IOC = [sys.executable, "-m", "ioc"]
+
+REGISTRY = """\
+devices:
+  - device_id: aq-0042
+    apikey: group-key
+    sensor_id: env-da-lat-042
+    kind: environment
+    source_id: envnet-da-lat
+    lat: 11.9404
+    lon: 108.4583
+    attributes:
+      pm2_5: {name: pm25}
+      t: {name: temperature_c, unit: degF}
+"""
+
+
+def mosquitto_pub(
+    broker: MosquittoBroker, topic: str, *args: str, stdin: bytes | None = None
+) -> None:
+    program = shutil.which("mosquitto_pub")
+    if program is None:
+        pytest.skip("mosquitto_pub is not installed (scripts/install-test-deps.sh)")
+    subprocess.run(
+        [program, "-h", broker.host, "-p", str(broker.port), "-q", "1", "-t", topic, *args],
+        input=stdin,
+        check=True,
+        timeout=120,
+    )
+
+
+def paho_publish(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> None:
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        for info in [client.publish(t, p, qos=1) for t, p in messages]:
+            info.wait_for_publish(timeout=30)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.fixture
+def bridge_env(
+    ioc_env: dict[str, str], any_broker: BrokerUnderTest, tmp_path: Path
+) -> dict[str, str]:
+    tag = time.monotonic_ns()
+    env = {
+        **ioc_env,
+        "IOC_TOPIC_PREFIX": f"br{tag}.",
+        # Each test's bridges are their own shared-subscription group: no test's messages
+        # are queued for another's sessions.
+        "IOC_MQTT_GROUP": f"test{tag}",
+    }
+    if any_broker.kind == "tansu":
+        env["IOC_BRIDGE_IDEMPOTENT"] = "false"  # Tansu refuses idempotent producers
+    registry = tmp_path / "devices.yaml"
+    registry.write_text(REGISTRY)
+    subprocess.run([*IOC, "devices", "load", str(registry)], env=env, check=True, timeout=60)
+    return env
+
+
+def _headers(record: Any) -> dict[str, bytes]:
+    return dict(record.headers or ())
+
+
+@on_both_brokers
+def test_readings_device_values_and_fiware_messages_reach_their_topics(
+    bridge_env: dict[str, str], mosquitto: MosquittoBroker, kafka: Kafka, tmp_path: Path
+) -> None:
+    prefix = bridge_env["IOC_TOPIC_PREFIX"]
+    bridge = BridgeProcess(bridge_env, tmp_path / "bridge.log", mosquitto.url, "t-route").start()
+    try:
+        reading = {
+            "kind": "traffic",
+            "sensor_id": "trf-1",
+            "source_id": "gw-da-lat",
+            "ts": "2026-12-02T07:00:00Z",
+            "lat": 11.95,
+            "lon": 108.44,
+            "road": "QL20",
+            "vehicle_count": 7,
+        }
+        mosquitto_pub(
+            mosquitto, "lamdong/da-lat/traffic/gw-da-lat", "-m", orjson.dumps(reading).decode()
+        )
+        paho_publish(mosquitto, [("/json/group-key/aq-0042/attrs", b'{"pm2_5": 41.5, "t": 77}')])
+
+        (traffic,) = kafka.consume_until(
+            f"{prefix}sensors.traffic", lambda out: len(out) >= 1, 30, records=True
+        )
+        assert traffic.key == b"gw-da-lat"
+        assert orjson.loads(traffic.value) == reading  # byte for byte: the worker validates
+        origin = _headers(traffic)["ioc-origin"].decode()
+        assert origin == f"{mosquitto.url}/lamdong/da-lat/traffic/gw-da-lat"
+
+        (env,) = kafka.consume_until(
+            f"{prefix}sensors.environment", lambda out: len(out) >= 1, 30, records=True
+        )
+        assert env.key == b"envnet-da-lat"
+        value = orjson.loads(env.value)
+        assert (value["sensor_id"], value["kind"], value["lat"]) == (
+            "env-da-lat-042",
+            "environment",
+            11.9404,
+        )
+        assert value["pm25"] == 41.5
+        assert value["temperature_c"] == pytest.approx(25.0)
+        assert _headers(env)["ioc-origin"].decode().endswith("/json/group-key/aq-0042/attrs")
+        wait_for(
+            lambda: bridge.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 2,
+            10,
+            "both acknowledged",
+            bridge.proc,
+        )
+        assert bridge.metric("ioc_bridge_forwarded_total", transport="mqtt") == 2
+    finally:
+        assert bridge.stop() == 0, bridge.log()
+
+
+def test_bad_input_is_dead_lettered_with_its_reason_and_counted(
+    bridge_env: dict[str, str], mosquitto: MosquittoBroker, kafka: Kafka, tmp_path: Path
+) -> None:
+    prefix = bridge_env["IOC_TOPIC_PREFIX"]
+    big = b'{"pm2_5": 1, "pad": "' + b"x" * 1_100_000 + b'"}'
+    bridge = BridgeProcess(bridge_env, tmp_path / "bridge.log", mosquitto.url, "t-bad").start()
+    try:
+        paho_publish(
+            mosquitto,
+            [
+                ("/json/group-key/ghost/attrs", b'{"pm2_5": 1}'),  # unknown device
+                ("/json/stolen-key/aq-0042/attrs", b'{"pm2_5": 1}'),  # wrong API key
+                ("/json/group-key/aq-0042/attrs", b"\xff\xfe not json"),
+                ("/json/group-key/aq-0042/attrs", big),
+                ("lamdong/atlantis/traffic/gw-1", b"{}"),  # no such district: no template
+            ],
+        )
+        letters = kafka.consume_until(
+            f"{prefix}ioc.deadletter", lambda out: len(out) >= 5, 30, what="five dead letters"
+        )
+        by_category = {orjson.loads(v)["category"]: orjson.loads(v) for _, v in letters}
+        assert set(by_category) == {
+            "unknown-device",
+            "wrong-apikey",
+            "not-json",
+            "too-large",
+            "no-template",
+        }
+        assert "ghost" in by_category["unknown-device"]["reason"]
+        assert by_category["too-large"]["payload_size"] == len(big)
+        for letter in by_category.values():
+            assert letter["origin"].startswith(mosquitto.url)
+        for category in by_category:
+            assert bridge.metric("ioc_bridge_deadletters_total", reason=category) == 1
+        # Dead-lettered is acknowledged: the broker does not send them again.
+        wait_for(
+            lambda: bridge.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 5,
+            10,
+            "the refusals acknowledged",
+            bridge.proc,
+        )
+        assert bridge.healthy()
+    finally:
+        assert bridge.stop() == 0, bridge.log()
+
+
+@on_both_brokers
+def test_nothing_is_lost_when_the_bridge_is_killed_mid_stream(
+    bridge_env: dict[str, str], mosquitto: MosquittoBroker, kafka: Kafka, tmp_path: Path
+) -> None:
+    """20 000 QoS 1 messages; SIGKILL the bridge once it has acknowledged some, start it
+    again with the same client id: every message reaches Kafka (some twice)."""
+    prefix = bridge_env["IOC_TOPIC_PREFIX"]
+    total = 20_000
+    lines = b"".join(
+        orjson.dumps(
+            {
+                "kind": "environment",
+                "sensor_id": f"env-{i % 100}",
+                "source_id": "st-1",
+                "ts": "2026-12-02T07:00:00Z",
+                "lat": 11.9,
+                "lon": 108.4,
+                "pm25": 1,
+                "n": i,
+            }
+        )
+        + b"\n"
+        for i in range(total)
+    )
+    log = tmp_path / "bridge.log"
+    first = BridgeProcess(bridge_env, log, mosquitto.url, "t-kill").start()
+    publisher = subprocess.Popen(
+        [
+            shutil.which("mosquitto_pub") or "mosquitto_pub",
+            "-h",
+            mosquitto.host,
+            "-p",
+            str(mosquitto.port),
+            "-q",
+            "1",
+            "-l",
+            "-t",
+            "lamdong/da-lat/environment/st-1",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    assert publisher.stdin is not None
+    publisher.stdin.write(lines)
+    publisher.stdin.close()
+    wait_for(
+        lambda: first.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 2000,
+        60,
+        "the first bridge to acknowledge 2000",
+        first.proc,
+    )
+    first.kill()
+    assert publisher.wait(timeout=120) == 0
+    second = BridgeProcess(bridge_env, log, mosquitto.url, "t-kill").start()
+    try:
+        seen: set[int] = set()
+
+        def all_there(out: list[tuple[Any, bytes]]) -> bool:
+            seen.update(orjson.loads(v)["n"] for _, v in out[len(seen_counted) :])
+            seen_counted.extend(out[len(seen_counted) :])
+            return len(seen) == total
+
+        seen_counted: list[Any] = []
+        out = kafka.consume_until(
+            f"{prefix}sensors.environment", all_there, 120, what=f"all {total} messages"
+        )
+        assert len(seen) == total
+        assert len(out) >= total  # duplicates allowed: at least once
+    finally:
+        assert second.stop() == 0, second.log()
