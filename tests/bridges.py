@@ -19,7 +19,10 @@ ANNOUNCED = re.compile(r"health at (http://\S+)/health")
 
 
 class BridgeProcess:
-    def __init__(self, env: dict[str, str], log: Path, mqtt_url: str, client_id: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, mqtt_url: str | None, client_id: str = "ioc-test"
+    ) -> None:
+        """`ioc bridge mqtt` on `mqtt_url`; None: `ioc bridge http`."""
         self.env = env
         self.log_path = log
         self.mqtt_url = mqtt_url
@@ -29,18 +32,13 @@ class BridgeProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> BridgeProcess:
+        if self.mqtt_url is None:
+            command = [*IOC, "bridge", "http", "--port", str(self.port)]
+        else:
+            command = [*IOC, "bridge", "mqtt", "--mqtt", self.mqtt_url, "--port", str(self.port)]
+            command += ["--client-id", self.client_id]
         self.proc = subprocess.Popen(
-            [
-                *IOC,
-                "bridge",
-                "mqtt",
-                "--mqtt",
-                self.mqtt_url,
-                "--port",
-                str(self.port),
-                "--client-id",
-                self.client_id,
-            ],
+            command,
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -60,7 +58,7 @@ class BridgeProcess:
 
         threading.Thread(target=pump, daemon=True).start()
         wait_for(announced.is_set, timeout, "the bridge to announce itself", self.proc)
-        wait_for(self.healthy, timeout, "the bridge to be subscribed", self.proc)
+        wait_for(self.healthy, timeout, "the bridge to be healthy", self.proc)
         return self
 
     def healthy(self) -> bool:
