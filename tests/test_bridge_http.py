@@ -18,21 +18,7 @@ from tests.conftest import Kafka
 pytestmark = pytest.mark.integration
 IOC = [sys.executable, "-m", "ioc"]
 
-REGISTRY = """\
-sources:
-  - source_id: vms-da-lat
-    apikey: vms-key
-devices:
-  - device_id: aq-0042
-    apikey: group-key
-    sensor_id: env-da-lat-042
-    kind: environment
-    source_id: envnet-da-lat
-    lat: 11.9404
-    lon: 108.4583
-    attributes:
-      pm2_5: {name: pm25}
-"""
+REGISTRY = Path(__file__).parent / "data" / "devices.yaml"
 
 
 @pytest.fixture
@@ -43,9 +29,7 @@ def http_bridge(ioc_env: dict[str, str], tmp_path: Path) -> BridgeProcess:
         "IOC_BRIDGE_IDEMPOTENT": "false",  # the embedded broker: Tansu
         "IOC_INGEST_MAX_BYTES": "4096",
     }
-    registry = tmp_path / "devices.yaml"
-    registry.write_text(REGISTRY)
-    subprocess.run([*IOC, "devices", "load", str(registry)], env=env, check=True, timeout=60)
+    subprocess.run([*IOC, "devices", "load", str(REGISTRY)], env=env, check=True, timeout=60)
     return BridgeProcess(env, tmp_path / "bridge.log", None).start()
 
 

@@ -23,19 +23,7 @@ from tests.services.mosquitto import MosquittoBroker
 pytestmark = [pytest.mark.integration, pytest.mark.mqtt]
 IOC = [sys.executable, "-m", "ioc"]
 
-REGISTRY = """\
-devices:
-  - device_id: aq-0042
-    apikey: group-key
-    sensor_id: env-da-lat-042
-    kind: environment
-    source_id: envnet-da-lat
-    lat: 11.9404
-    lon: 108.4583
-    attributes:
-      pm2_5: {name: pm25}
-      t: {name: temperature_c, unit: degF}
-"""
+REGISTRY = Path(__file__).parent / "data" / "devices.yaml"
 
 
 def mosquitto_pub(
@@ -78,9 +66,7 @@ def bridge_env(
     }
     if any_broker.kind == "tansu":
         env["IOC_BRIDGE_IDEMPOTENT"] = "false"  # Tansu refuses idempotent producers
-    registry = tmp_path / "devices.yaml"
-    registry.write_text(REGISTRY)
-    subprocess.run([*IOC, "devices", "load", str(registry)], env=env, check=True, timeout=60)
+    subprocess.run([*IOC, "devices", "load", str(REGISTRY)], env=env, check=True, timeout=60)
     return env
 
 

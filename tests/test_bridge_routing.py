@@ -23,40 +23,12 @@ from ioc.schemas import Decoder
 
 WHEN = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
 
-REGISTRY_YAML = """\
-sources:
-  - source_id: vms-da-lat
-    apikey: vms-key
-devices:
-  - device_id: aq-0042
-    apikey: group-key
-    sensor_id: env-da-lat-042
-    kind: environment
-    source_id: envnet-da-lat
-    lat: 11.9404
-    lon: 108.4583
-    attributes:
-      pm2_5: {name: pm25}
-      t: {name: temperature_c, unit: degF}
-      wl: {name: water_level_cm, unit: m}
-  - device_id: cnt-7
-    apikey: group-key
-    sensor_id: trf-da-lat-007
-    kind: traffic
-    source_id: gw-da-lat
-    lat: 11.95
-    lon: 108.44
-    attributes:
-      n: {name: vehicle_count}
-    static: {road: "QL20"}
-"""
+REGISTRY = Path(__file__).parent / "data" / "devices.yaml"
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    path = tmp_path / "devices.yaml"
-    path.write_text(REGISTRY_YAML)
-    return Registry(load_file(path))
+def registry() -> Registry:
+    return Registry(load_file(REGISTRY))
 
 
 @pytest.fixture

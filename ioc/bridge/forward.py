@@ -40,7 +40,7 @@ class Origin:
     url: str  # mqtt://broker:1883/lamdong/da-lat/traffic/gw-1, http://10.0.0.5/ingest/traffic
     received_at: datetime
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> list[tuple[str, str | bytes | None]]:
         return [
             (ORIGIN_HEADER, self.url.encode()),
             (RECEIVED_HEADER, self.received_at.isoformat().encode()),

@@ -214,7 +214,7 @@ class MqttBridge:
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", "replace")  # shown in the dead letter
         origin = Origin(f"{self.options.url}/{topic}", now())
-        payload: bytes = message.payload
+        payload = bytes(message.payload)
         routed = self.router.route_mqtt(topic, payload, origin.received_at)
         mid, qos = message.mid, message.qos
 
