@@ -154,7 +154,9 @@ def test_the_room(browser: Any, room: Room, broker: EmbeddedBroker) -> None:
     )
     assert item is not None
     incident_id = item.get_attribute("data-incident-id")
-    item.click()
+    # By locator, not by the handle: the live list may redraw its rows in between, and a
+    # locator finds the row again where a handle would point at a detached one.
+    operator.locator(f"#list li.incident[data-incident-id='{incident_id}']").click()
     operator.wait_for_selector(f"#detail[data-incident-id='{incident_id}']")
     with room.console.client(room.tokens["operator"]) as api:
         shown = api.get(f"/api/incidents/{incident_id}").json()["incident"]
