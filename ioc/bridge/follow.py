@@ -21,15 +21,26 @@ log = logging.getLogger("ioc.bridge.devices")
 
 
 class RegistryFollower:
-    def __init__(self, settings: Settings, servers: Sequence[str], registry: Registry) -> None:
+    """`ready` once the topic is read up to the high watermark of the fetch that reached it
+    (not ListOffsets, which Tansu answers low after a batch of several records); then it
+    goes on following. `keys` are the topic's live keys, refused entries' too."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        servers: Sequence[str],
+        registry: Registry,
+        client_id: str = "ioc-bridge-devices",
+    ) -> None:
         self.registry = registry
         self.topic = settings.topic(DEVICES)
-        self.ready = threading.Event()  # the topic read up to where it ended at the start
+        self.ready = threading.Event()
+        self.keys: set[str] = set()
         self.refused = 0  # entries on the topic that are not valid (written by hand?)
         self._stop = threading.Event()
         self._consumer = KafkaConsumer(
             bootstrap_servers=list(servers),
-            client_id="ioc-bridge-devices",
+            client_id=client_id,
             group_id=None,
             enable_auto_commit=False,
             **kafka_security.KafkaSecurity.from_settings(settings).kafka_python(),
@@ -38,10 +49,9 @@ class RegistryFollower:
 
     def start(self) -> None:
         partitions = self._consumer.partitions_for_topic(self.topic) or {0}
-        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self._consumer.assign(assigned)
-        self._consumer.seek_to_beginning(*assigned)
-        self._ends: dict[TopicPartition, int] = self._consumer.end_offsets(assigned)
+        self._assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self._consumer.assign(self._assigned)
+        self._consumer.seek_to_beginning(*self._assigned)
         self._thread.start()
 
     def stop(self) -> None:
@@ -52,12 +62,15 @@ class RegistryFollower:
     def _run(self) -> None:
         while not self._stop.is_set():
             batches: dict[Any, list[Any]] = self._consumer.poll(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    self._apply(record.key, record.value)
-            if not self.ready.is_set() and all(
-                self._consumer.position(tp) >= end for tp, end in self._ends.items()
-            ):
+            changes = [
+                change
+                for records in batches.values()
+                for record in records
+                if (change := self._change(record.key, record.value)) is not None
+            ]
+            if changes:
+                self.registry.update(changes)
+            if not self.ready.is_set() and self._at_fetched_end():
                 log.info(
                     "device registry: %d devices, %d sources",
                     len(self.registry.devices),
@@ -65,15 +78,25 @@ class RegistryFollower:
                 )
                 self.ready.set()
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _at_fetched_end(self) -> bool:
+        for tp in self._assigned:
+            end = self._consumer.highwater(tp)
+            if end is None or self._consumer.position(tp) < end:
+                return False
+        return True
+
+    def _change(self, key: bytes | None, value: bytes | None) -> tuple[str, Any] | None:
         if key is None:
             self.refused += 1
-            return
+            return None
+        name = key.decode(errors="replace")
         if value is None:
-            self.registry.remove(key.decode())
-            return
+            self.keys.discard(name)
+            return name, None
+        self.keys.add(name)
         try:
-            self.registry.put(decode(value))
+            return name, decode(value)
         except ValidationError as exc:
             self.refused += 1
-            log.warning("device registry: entry %s refused: %s", key.decode(errors="replace"), exc)
+            log.warning("device registry: entry %s refused: %s", name, exc)
+            return None

@@ -170,20 +170,26 @@ class Registry:
         self.devices: dict[str, Device] = {}
         self.sources: dict[str, Source] = {}
         self._keys: dict[str, frozenset[str]] = {}  # key digest → the sources it may send for
-        for entry in entries:
-            self.put(entry)
+        self.update((entry_key(entry), entry) for entry in entries)
+
+    def update(self, changes: Iterable[tuple[str, Device | Source | None]]) -> None:
+        """Entries put, or removed (None), by their key; the key index is built once for
+        them all (a bridge reads the whole topic at start)."""
+        for key, entry in changes:
+            if isinstance(entry, Device):
+                self.devices[entry.device_id] = entry
+            elif isinstance(entry, Source):
+                self.sources[entry.source_id] = entry
+            else:
+                kind, _, name = key.partition(":")
+                (self.devices if kind == "device" else self.sources).pop(name, None)
+        self._index()
 
     def put(self, entry: Device | Source) -> None:
-        if isinstance(entry, Device):
-            self.devices[entry.device_id] = entry
-        else:
-            self.sources[entry.source_id] = entry
-        self._index()
+        self.update([(entry_key(entry), entry)])
 
     def remove(self, key: str) -> None:
-        kind, _, name = key.partition(":")
-        (self.devices if kind == "device" else self.sources).pop(name, None)
-        self._index()
+        self.update([(key, None)])
 
     def _index(self) -> None:
         keys: dict[str, set[str]] = {}

@@ -84,40 +84,20 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_topic(settings: Settings, servers: Any) -> dict[str, bytes]:
-    """The registry's latest value per key, as compaction will leave it."""
-    from kafka import KafkaConsumer, TopicPartition
+def _current(settings: Settings, servers: Any) -> tuple[Any, set[str]]:
+    """The registry on the topic as a bridge reads it, and every key the topic holds."""
+    from ioc.bridge.follow import RegistryFollower
+    from ioc.bridge.registry import Registry
 
-    from ioc import kafka_security
-    from ioc.topics import DEVICES
-
-    topic = settings.topic(DEVICES)
-    consumer = KafkaConsumer(
-        bootstrap_servers=list(servers),
-        group_id=None,
-        enable_auto_commit=False,
-        consumer_timeout_ms=2000,
-        **kafka_security.KafkaSecurity.from_settings(settings).kafka_python(),
-    )
+    registry = Registry()
+    follower = RegistryFollower(settings, servers, registry, client_id="ioc-devices")
+    follower.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        latest: dict[str, bytes] = {}
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    if record.key is None:
-                        continue
-                    key = record.key.decode()
-                    if record.value is None:
-                        latest.pop(key, None)
-                    else:
-                        latest[key] = record.value
-        return latest
+        if not follower.ready.wait(timeout=settings.broker_ready_timeout):
+            raise CommandError(f"could not read {follower.topic} to its end")
     finally:
-        consumer.close()
+        follower.stop()
+    return registry, follower.keys
 
 
 def run_load(args: argparse.Namespace) -> int:
@@ -130,7 +110,8 @@ def run_load(args: argparse.Namespace) -> int:
     conn = connect(settings, may_start=False)
     try:
         create_topics(settings, conn.servers, administrator=False)
-        current = _read_topic(settings, conn.servers)
+        registry, keys = _current(settings, conn.servers)
+        current = {entry_key(e): encode(e) for e in registry.entries()}
         wanted = {entry_key(e): encode(e) for e in entries}
         timeout = settings.broker_ready_timeout
         try:
@@ -144,7 +125,7 @@ def run_load(args: argparse.Namespace) -> int:
                 for key, value in wanted.items()
                 if current.get(key) != value
             ]
-            removed = [key for key in current if key not in wanted]
+            removed = [key for key in keys if key not in wanted]
             futures += [producer.send(topic, key=key.encode(), value=None) for key in removed]
             for future in futures:
                 future.get(timeout=timeout)
@@ -163,15 +144,15 @@ def run_load(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     import orjson
 
-    from ioc.bridge.registry import Device, decode
+    from ioc.bridge.registry import Device
 
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
     try:
-        latest = _read_topic(settings, conn.servers)
+        registry, _ = _current(settings, conn.servers)
     finally:
         conn.close()
-    entries = [decode(value) for value in latest.values()]
+    entries = registry.entries()
     if args.json:
         for entry in entries:
             shown = entry.model_dump(mode="json", exclude={"apikey_sha256"})
