@@ -69,7 +69,6 @@ class Forwarder:
         self.in_flight = 0
         self.failures = 0  # sends Kafka refused or timed out, since the start
         self.idempotent = idempotent
-        self.connected = threading.Event()
         self.producer = Producer(
             {
                 "bootstrap.servers": ",".join(servers),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ioc.cli.common import CommandError, connect, create_topics, say, settings_from, setup_logging
@@ -137,9 +140,34 @@ def _serve(settings: Settings, app: Any, what: str) -> None:
         sock.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    servers: tuple[str, ...]
+    metrics: Any  # BridgeMetrics
+    registry: Any  # Registry, followed
+    forwarder: Any  # Forwarder
+
+
+@contextlib.contextmanager
+def _bridge_parts(settings: Settings, client_id: str) -> Iterator[_Parts]:
+    """What both bridges stand on: the broker, the device registry followed, the producer;
+    closed in the reverse order, also when one of them cannot be had."""
+    from ioc.bridge.metrics import BridgeMetrics
+
+    conn = connect(settings, may_start=False)
+    with contextlib.ExitStack() as opened:
+        opened.callback(conn.close)
+        create_topics(settings, conn.servers, administrator=False)
+        metrics = BridgeMetrics.create()
+        registry, follower = _registry(settings, conn.servers)
+        opened.callback(follower.stop)
+        forwarder = _forwarder(settings, conn.servers, metrics, client_id)
+        opened.callback(forwarder.close)
+        yield _Parts(conn.servers, metrics, registry, forwarder)
+
+
 def run_mqtt(args: argparse.Namespace) -> int:
     from ioc.bridge.http import bridge_app
-    from ioc.bridge.metrics import BridgeMetrics
     from ioc.bridge.mqtt import MqttBridge, MqttOptions, MqttUrl, MqttUrlError
     from ioc.bridge.routing import Router, TemplateError, parse_templates
 
@@ -155,11 +183,6 @@ def run_mqtt(args: argparse.Namespace) -> int:
         templates = parse_templates(settings.mqtt_topics)
     except (MqttUrlError, TemplateError) as exc:
         raise CommandError(str(exc)) from None
-    conn = connect(settings, may_start=False)
-    create_topics(settings, conn.servers, administrator=False)
-    metrics = BridgeMetrics.create()
-    registry, follower = _registry(settings, conn.servers)
-    forwarder = _forwarder(settings, conn.servers, metrics, "ioc-bridge-mqtt")
     options = MqttOptions(
         url=url,
         client_id=settings.mqtt_client_id,
@@ -170,28 +193,28 @@ def run_mqtt(args: argparse.Namespace) -> int:
         password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
         cafile=settings.mqtt_cafile,
     )
-    router = Router(templates, registry, settings.ingest_max_bytes)
-    bridge = MqttBridge(options, templates, router, forwarder, metrics)
-    stop = threading.Event()
-
-    supervisor = threading.Thread(
-        target=bridge.supervise, args=(stop, forwarder.reachable), name="supervise", daemon=True
-    )
-    bridge.start()
-    supervisor.start()
-    subscriptions = ", ".join(bridge.subscriptions())
-    try:
-        _serve(
-            settings,
-            bridge_app(None, bridge),
-            f"bridge: {url} [{subscriptions}] → kafka://{conn.servers[0]}",
+    with _bridge_parts(settings, "ioc-bridge-mqtt") as parts:
+        router = Router(templates, parts.registry, settings.ingest_max_bytes)
+        bridge = MqttBridge(options, templates, router, parts.forwarder, parts.metrics)
+        stop = threading.Event()
+        supervisor = threading.Thread(
+            target=bridge.supervise,
+            args=(stop, parts.forwarder.reachable),
+            name="supervise",
+            daemon=True,
         )
-    finally:
-        stop.set()
-        bridge.stop()
-        forwarder.close()
-        follower.stop()
-        conn.close()
+        bridge.start()
+        supervisor.start()
+        subscriptions = ", ".join(bridge.subscriptions())
+        try:
+            _serve(
+                settings,
+                bridge_app(None, bridge),
+                f"bridge: {url} [{subscriptions}] → kafka://{parts.servers[0]}",
+            )
+        finally:
+            stop.set()
+            bridge.stop()
     logging.getLogger("ioc.bridge").info("MQTT bridge stopped")
     return 0
 
@@ -213,28 +236,22 @@ class _KafkaHealth:
 
 def run_http(args: argparse.Namespace) -> int:
     from ioc.bridge.http import Ingest, bridge_app
-    from ioc.bridge.metrics import BridgeMetrics
     from ioc.bridge.routing import Router, parse_templates
 
     settings = _settings(args)
     setup_logging(settings.log_level)
-    conn = connect(settings, may_start=False)
-    create_topics(settings, conn.servers, administrator=False)
-    metrics = BridgeMetrics.create()
-    registry, follower = _registry(settings, conn.servers)
-    forwarder = _forwarder(settings, conn.servers, metrics, "ioc-bridge-http")
-    router = Router(parse_templates(settings.mqtt_topics), registry)
-    ingest = Ingest(
-        router, forwarder, metrics, settings.ingest_max_bytes, settings.ingest_max_in_flight
-    )
-    try:
+    with _bridge_parts(settings, "ioc-bridge-http") as parts:
+        router = Router(parse_templates(settings.mqtt_topics), parts.registry)
+        ingest = Ingest(
+            router,
+            parts.forwarder,
+            parts.metrics,
+            settings.ingest_max_bytes,
+            settings.ingest_max_in_flight,
+        )
         _serve(
             settings,
-            bridge_app(ingest, _KafkaHealth(forwarder, metrics)),
-            f"bridge: HTTP ingest → kafka://{conn.servers[0]}",
+            bridge_app(ingest, _KafkaHealth(parts.forwarder, parts.metrics)),
+            f"bridge: HTTP ingest → kafka://{parts.servers[0]}",
         )
-    finally:
-        forwarder.close()
-        follower.stop()
-        conn.close()
     return 0
