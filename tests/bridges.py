@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx
 
 from ioc.broker import free_port
 from tests.conftest import wait_for
+from tests.procs import pump_log
 
 IOC = [sys.executable, "-m", "ioc"]
 ANNOUNCED = re.compile(r"health at (http://\S+)/health")
@@ -44,20 +45,14 @@ class BridgeProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        announced = threading.Event()
-
-        def pump() -> None:
-            assert self.proc is not None
-            assert self.proc.stderr is not None
-            with self.log_path.open("a") as log:
-                for line in self.proc.stderr:
-                    log.write(line)
-                    log.flush()
-                    if ANNOUNCED.search(line):
-                        announced.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        wait_for(announced.is_set, timeout, "the bridge to announce itself", self.proc)
+        announced = pump_log(self.proc, self.log_path, ANNOUNCED, [])
+        try:
+            url = announced.get(timeout=timeout)
+        except queue.Empty:
+            self.stop()
+            raise AssertionError(f"the bridge did not start:\n{self.log()}") from None
+        if not url:
+            raise AssertionError(f"the bridge exited:\n{self.log()}")
         wait_for(self.healthy, timeout, "the bridge to be healthy", self.proc)
         return self
 
@@ -84,6 +79,7 @@ class BridgeProcess:
         self.proc.wait(timeout=10)
 
     def stop(self) -> int:
+        """SIGTERM, as an orchestrator stops it; its exit status."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)

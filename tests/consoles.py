@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.procs import pump_log
+
 IOC = [sys.executable, "-m", "ioc"]
 ANNOUNCED = re.compile(r"console: (http://\S+?)/ ")
 
@@ -40,22 +42,7 @@ class ConsoleProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        announced: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            assert self.proc is not None
-            assert self.proc.stderr is not None
-            with self.log_path.open("a") as log:
-                for line in self.proc.stderr:
-                    log.write(line)
-                    log.flush()
-                    self._lines.append(line)
-                    match = ANNOUNCED.search(line)
-                    if match:
-                        announced.put(match.group(1))
-            announced.put("")  # the process ended
-
-        threading.Thread(target=pump, daemon=True).start()
+        announced = pump_log(self.proc, self.log_path, ANNOUNCED, self._lines)
         try:
             self.url = announced.get(timeout=timeout)
         except queue.Empty:

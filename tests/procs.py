@@ -1,9 +1,37 @@
-"""Process inspection through /proc, for tests that prove no process is left behind."""
+"""Process inspection through /proc, for tests that prove no process is left behind, and
+the log of a process a test starts."""
 
 from __future__ import annotations
 
 import os
+import queue
+import re
+import subprocess
+import threading
 from pathlib import Path
+
+
+def pump_log(
+    proc: subprocess.Popen[str], log_path: Path, announced: re.Pattern[str], lines: list[str]
+) -> queue.Queue[str]:
+    """Copy the process's standard error to `log_path` (and `lines`) on a thread of its own.
+    The queue gets the first group of each line `announced` matches, and "" at its end."""
+    found: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        with log_path.open("a") as log:
+            for line in proc.stderr:
+                log.write(line)
+                log.flush()
+                lines.append(line)
+                match = announced.search(line)
+                if match:
+                    found.put(match.group(1))
+        found.put("")  # the process ended
+
+    threading.Thread(target=pump, daemon=True).start()
+    return found
 
 
 def _stat(pid: int) -> tuple[str, int] | None:

@@ -229,13 +229,14 @@ def test_nothing_is_lost_when_the_bridge_is_killed_mid_stream(
     second = BridgeProcess(bridge_env, log, mosquitto.url, "t-kill").start()
     try:
         seen: set[int] = set()
+        read = 0  # of the messages consumed so far, those already in `seen`
 
         def all_there(out: list[tuple[Any, bytes]]) -> bool:
-            seen.update(orjson.loads(v)["n"] for _, v in out[len(seen_counted) :])
-            seen_counted.extend(out[len(seen_counted) :])
+            nonlocal read
+            seen.update(orjson.loads(v)["n"] for _, v in out[read:])
+            read = len(out)
             return len(seen) == total
 
-        seen_counted: list[Any] = []
         out = kafka.consume_until(
             f"{prefix}sensors.environment", all_there, 120, what=f"all {total} messages"
         )
