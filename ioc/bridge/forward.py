@@ -79,6 +79,10 @@ class Forwarder:
                 # Without idempotence, one request in flight still keeps a retry in order.
                 "max.in.flight.requests.per.connection": 5 if idempotent else 1,
                 "linger.ms": 5,
+                # The Java client's partitioner, which kafka-python, Faust and the simulators
+                # use too: a source's messages land in one partition whichever way they came
+                # (librdkafka's default, CRC32, would split a source across two).
+                "partitioner": "murmur2_random",
                 "delivery.timeout.ms": int(delivery_timeout_s * 1000),
                 # Room for what the bridge lets be in flight, many times over: a send
                 # never fails for want of it.
