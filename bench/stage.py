@@ -15,7 +15,9 @@ of them), the best CPU time of each kept:
   per batch as the changelog does (orjson), the collector set as the worker sets it;
 - stage+st: the same with the sensor statuses the worker publishes for the console
   (ioc/streams/sensor_status.py, every 30 s per source), paced by the data's event time as
-  the worker is by the wall clock in real time: "stage+st ÷ stage" is their cost.
+  the worker is by the wall clock in real time: "stage+st ÷ stage" is their cost;
+- stage-dedup: the stage without its duplicate check (ioc/rules/duplicates.py, patched out
+  for the run): its "÷stage" above 1 is the check's cost.
 Results go to bench/results/<date>-stage.json (--quick: <date>-stage-quick.json) and are
 printed as a table of µs and readings/s, with the ratios stage ÷ peer and stage ÷ decode.
 """
@@ -40,6 +42,7 @@ from prometheus_client import CollectorRegistry
 from bench import pipeline
 from bench.common import write_result
 from ioc.geo import ZoneIndex, default_zones
+from ioc.rules import engine as engine_module
 from ioc.rules.loader import default_rules
 from ioc.schemas import Decoder
 from ioc.schemas.common import utcnow
@@ -138,7 +141,10 @@ def peer_job(scratch: Path) -> Job | None:
 
 
 def stage_job(
-    msgs: Sequence[SimpleNamespace], status_interval_s: float | None = None
+    msgs: Sequence[SimpleNamespace],
+    status_interval_s: float | None = None,
+    *,
+    dedup: bool = True,
 ) -> Callable[[], int]:
     metrics = Metrics.create(CollectorRegistry())
 
@@ -168,7 +174,15 @@ def stage_job(
             await stage.handle_batch(msgs[i : i + READINGS_BATCH])
 
     def run() -> int:
-        asyncio.run(feed())
+        if dedup:
+            asyncio.run(feed())
+        else:
+            checked = engine_module.repeated
+            engine_module.repeated = lambda seen, reading: False
+            try:
+                asyncio.run(feed())
+            finally:
+                engine_module.repeated = checked
         return outputs.alerts
 
     return run
@@ -219,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             "decode": decode_job,
             "stage": stage_job,
             "stage+st": lambda msgs: stage_job(msgs, args.status_interval),
+            "stage-dedup": lambda msgs: stage_job(msgs, dedup=False),
         }
         peer = peer_job(Path(tmp))
         if peer is not None:
@@ -248,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                     figures["stage"][f"to_{against}"] = round(best[against] / best["stage"], 3)
             # The statuses' cost: the stage's throughput with them over without (below 1).
             figures["stage+st"]["to_stage"] = round(best["stage"] / best["stage+st"], 3)
+            # Without the duplicate check over with it (above 1: what the check costs).
+            figures["stage-dedup"]["to_stage"] = round(best["stage"] / best["stage-dedup"], 3)
             result[name] = figures
     name = "stage-quick" if args.quick else "stage"
     if args.status_interval != STATUS_INTERVAL_S:
@@ -260,11 +277,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(result: dict[str, Any]) -> str:
     rows = [
-        f"{'':<8}{'job':<10}{'µs/reading':>12}{'readings/s':>12}{'÷peer':>8}{'÷decode':>9}"
+        f"{'':<8}{'job':<12}{'µs/reading':>12}{'readings/s':>12}{'÷peer':>8}{'÷decode':>9}"
         f"{'÷stage':>8}"
     ]
     for name in ("single", "batch"):
-        for who in ("decode", "peer", "stage", "stage+st"):
+        for who in ("decode", "peer", "stage", "stage+st", "stage-dedup"):
             f = result[name].get(who)
             if f is None:
                 continue
@@ -272,7 +289,7 @@ def table(result: dict[str, Any]) -> str:
             decode = f"{f['to_decode']:.2f}" if "to_decode" in f else ""
             stage = f"{f['to_stage']:.3f}" if "to_stage" in f else ""
             rows.append(
-                f"{name:<8}{who:<10}{f['us_per_reading']:>12.2f}{f['readings_per_s']:>12,}"
+                f"{name:<8}{who:<12}{f['us_per_reading']:>12.2f}{f['readings_per_s']:>12,}"
                 f"{peer:>8}{decode:>9}{stage:>8}"
             )
     return "\n".join(rows)

@@ -36,6 +36,7 @@ from ioc.rules.context import (
     zones_matching,
 )
 from ioc.rules.correlate import correlate
+from ioc.rules.duplicates import repeated
 from ioc.rules.filters import Dispatch, Predicate, predicate, takes
 from ioc.rules.loader import RuleSet
 from ioc.rules.model import (
@@ -138,13 +139,21 @@ class Engine:
         self, state: EngineState | None, readings: Iterable[Placed]
     ) -> tuple[EngineState, list[Alert]]:
         """Feed readings (in any order; late ones within a window's grace still count) and
-        advance the watermark. Returns the new state and the alerts raised, in order."""
+        advance the watermark. A reading equal to one applied before (its sensor, time and
+        values) is skipped: ioc/rules/duplicates.py. Returns the new state and the alerts
+        raised, in order."""
         ctx = Context(self, self.adopt(state) if state is not None else self.adopt(new_state()))
         current = ctx.state
         handlers = self.on_reading
+        seen: dict[str, str] | None = current.get("seen")
+        if seen is None:
+            seen = current["seen"] = {}
         for placed in readings:
             reading = placed.reading
             t = reading.ts.timestamp()
+            if repeated(seen, reading):
+                ctx.count("duplicates")  # resent or redelivered: applied already
+                continue
             watermark = current["watermark"]
             if watermark is None or t > watermark:
                 current["watermark"] = t
