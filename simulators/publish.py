@@ -265,13 +265,16 @@ def publish(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     producer_factory: Callable[[float], Producer] | None = None,
+    elsewhere: Callable[[Record], str | None] | None = None,
 ) -> PublishSummary:
     """Produce `records` in order to `topic_prefix + record.topic`, paced by `speed` (None: as
     fast as possible, 1: as recorded); return what was delivered, or raise PublishError.
 
     `keep_partitions`: send each record to the partition it was recorded from (when it has
     one) rather than the key's partition; an error if the topic has fewer partitions.
-    `producer_factory` replaces kafka-python's producer (tests).
+    `producer_factory` replaces kafka-python's producer (tests). `elsewhere` may send a
+    record another way (over MQTT), in its turn, and return what to count it as; None: it
+    goes to Kafka.
     """
     make = producer_factory or kafka_producer(servers, connect_timeout)
     try:
@@ -287,6 +290,12 @@ def publish(
     flushed = False
     try:
         for record in pace(records, speed, clock=clock, sleep=sleep, tick=tick):
+            if elsewhere is not None and (counted := elsewhere(record)) is not None:
+                sent[counted] += 1
+                size += len(record.value)
+                if progress is not None:
+                    progress.advance()
+                continue
             topic = topic_prefix + record.topic
             partition = None
             if keep_partitions and record.partition is not None:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from kafka.partitioner.default import DefaultPartitioner
 from paho.mqtt.enums import CallbackAPIVersion
 
+from simulators.records import read_records
 from tests.bridges import BridgeProcess
 from tests.conftest import BrokerUnderTest, Kafka, on_both_brokers, wait_for
 from tests.services.mosquitto import MosquittoBroker
@@ -249,3 +251,57 @@ def test_nothing_is_lost_when_the_bridge_is_killed_mid_stream(
         assert len(out) >= total  # duplicates allowed: at least once
     finally:
         assert second.stop() == 0, second.log()
+
+
+def test_simulate_sends_the_stations_over_mqtt_and_the_rest_to_kafka(
+    bridge_env: dict[str, str], mosquitto: MosquittoBroker, kafka: Kafka, tmp_path: Path
+) -> None:
+    """`ioc simulate --mqtt … --mqtt-kinds environment`, through a running bridge: the
+    stations' messages arrive in Kafka as `--out` writes them, the traffic and cameras'
+    straight from the simulator."""
+    prefix = bridge_env["IOC_TOPIC_PREFIX"]
+    start = (datetime.now(UTC) - timedelta(hours=3)).replace(second=0, microsecond=0)
+    scenario = [*IOC, "simulate", "--scenario", "demo", "--fast", "--start", start.isoformat()]
+    recording = tmp_path / "demo.jsonl"
+    subprocess.run([*scenario, "--out", str(recording), "-q"], env=bridge_env, check=True)
+    records = list(read_records(recording))
+    stations = {r.value for r in records if r.topic == "sensors.environment"}
+    traffic = sum(r.topic == "sensors.traffic" for r in records)
+    assert stations
+    assert traffic
+
+    bridge = BridgeProcess(bridge_env, tmp_path / "bridge.log", mosquitto.url, "t-sim").start()
+    try:
+        done = subprocess.run(
+            [*scenario, "--mqtt", mosquitto.url, "--mqtt-kinds", "environment", "-q"],
+            env=bridge_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        arrived = kafka.consume_until(
+            f"{prefix}sensors.environment",
+            lambda out: {v for _, v in out} >= stations,
+            120,
+            what="every station message",
+        )
+        assert {v for _, v in arrived} == stations
+        assert len(kafka.consume(f"{prefix}sensors.traffic", traffic)) == traffic
+    finally:
+        assert bridge.stop() == 0, bridge.log()
+
+
+def test_simulate_says_what_is_wrong_with_its_mqtt_options(bridge_env: dict[str, str]) -> None:
+    base = [*IOC, "simulate", "--scenario", "demo", "--fast", "--timeout", "2"]
+    for args, said in [
+        (["--mqtt", "http://x"], "mqtt://HOST:PORT"),
+        (["--mqtt", "mqtt://127.0.0.1:1", "--mqtt-kinds", "weather"], "--mqtt-kinds: weather"),
+        (["--mqtt", "mqtt://127.0.0.1:1"], "MQTT broker mqtt://127.0.0.1:1 unreachable"),
+    ]:
+        done = subprocess.run(
+            [*base, *args], env=bridge_env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        assert said in done.stderr
+        assert "Traceback" not in done.stderr

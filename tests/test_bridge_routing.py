@@ -40,6 +40,9 @@ def test_a_full_reading_goes_byte_for_byte_to_its_kind_keyed_by_source(router: R
     body = b'{"kind": "traffic", "anything": "the worker judges"}'
     routed = router.route_mqtt("lamdong/da-lat/traffic/gw-da-lat", body, WHEN)
     assert routed == Routed("sensors.traffic", b"gw-da-lat", body)
+    # A source outside the district IOCs names the province.
+    routed = router.route_mqtt("lamdong/province/traffic/gw-di-linh", body, WHEN)
+    assert routed == Routed("sensors.traffic", b"gw-di-linh", body)
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,16 @@ def test_demo_starts_everything_and_ctrl_c_stops_everything(
         first = proc.stdout.readline()
         assert " OPEN " in first, first
         assert "INC-" in first, first
+        # The environment stations came over MQTT, through the bridge (CI has Mosquitto).
+        if "no Mosquitto on this machine" not in text:
+            bridge = next(w for w in text.split() if w.endswith("/metrics") and w != metrics_url)
+            forwarded = [
+                line
+                for line in _get(bridge)[2].splitlines()
+                if line.startswith('ioc_bridge_forwarded_total{transport="mqtt"}')
+            ]
+            assert forwarded, "the bridge forwarded nothing"
+            assert float(forwarded[0].rsplit(" ", 1)[1]) > 0
 
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert proc.wait(90) == 0

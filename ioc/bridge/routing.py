@@ -24,6 +24,8 @@ from ioc.districts import DISTRICT_SLUGS
 from ioc.schemas.readings import READING_KINDS
 from ioc.topics import SENSOR_TOPICS
 
+# A `{district}` level names a district IOC, or the province for a device outside them.
+PROVINCE = "province"
 PLACEHOLDERS = ("district", "kind", "source_id", "device_id", "apikey")
 DEFAULT_TEMPLATES = (
     "lamdong/{district}/{kind}/{source_id}",
@@ -106,7 +108,7 @@ class Template:
                 return None
         if "kind" in found and found["kind"] not in READING_KINDS:
             return None
-        if "district" in found and found["district"] not in DISTRICT_SLUGS:
+        if "district" in found and found["district"] not in (*DISTRICT_SLUGS, PROVINCE):
             return None
         return found
 

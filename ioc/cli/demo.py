@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +23,9 @@ DESCRIPTION = """\
 The whole system on one machine: the embedded broker, a worker with the shipped zones and
 rules, the simulators playing a scenario (by default `demo`: two hours of the province in
 four minutes, with an accident, a storm, a fire, an intrusion, a silent station and 1 %
-broken messages), incidents delivered to SQLite, a JSONL file and the district topics, the
+broken messages) — the environment stations over MQTT, through Mosquitto (when this machine
+has it) and `ioc bridge mqtt`, the rest straight to Kafka —, incidents delivered to SQLite, a
+JSONL file and the district topics, the
 console (the web map and its API: open the URL it prints, with an operator's token in it), and
 `ioc tail` showing incidents as they open, update, escalate and close.
 
@@ -119,6 +123,65 @@ def _past_start(scenario: str) -> str:
     return (datetime.now(UTC) - length).replace(microsecond=0).isoformat()
 
 
+def _mqtt_stations(settings: Any, env: dict[str, str], procs: list[Any]) -> list[str]:
+    """Start Mosquitto (when this machine has it) and `ioc bridge mqtt` on it; the simulator's
+    options that send the environment stations through them, as a real fleet's would come.
+    Without Mosquitto the stations go to Kafka as the rest do."""
+    program = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
+    if program is None:
+        say("mqtt       no Mosquitto on this machine (apt install mosquitto): the stations")
+        say("           send to Kafka directly")
+        return []
+    base = settings.data_dir / "mqtt"
+    base.mkdir(parents=True, exist_ok=True)
+    port = free_port("127.0.0.1")
+    config = base / "mosquitto.conf"
+    lines = [
+        f"listener {port} 127.0.0.1",
+        "allow_anonymous true",
+        "persistence true",
+        f"persistence_location {base}/",
+        "max_queued_messages 0",
+    ]
+    if os.geteuid() == 0:
+        lines.append("user root")  # started as root it would switch to a user of its own
+    config.write_text("\n".join(lines) + "\n")
+    log = (settings.data_dir / "logs" / "demo-mqtt.log").open("ab")
+    broker = subprocess.Popen([program, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    procs.append(broker)
+    url = f"mqtt://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not _accepts("127.0.0.1", port):
+        if broker.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise CommandError(f"Mosquitto did not start; see {log.name}")
+        time.sleep(0.1)  # another process's port: nothing to await but polling
+    log.close()
+    bridge_port = free_port(settings.web_host)
+    bridge_log = (settings.data_dir / "logs" / "demo-bridge.log").open("ab")
+    bridge = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "bridge", "mqtt", "--mqtt", url, "--port", str(bridge_port)],
+        env={**env, "IOC_MQTT_CLIENT_ID": "ioc-demo-bridge"},
+        stdout=bridge_log,
+        stderr=subprocess.STDOUT,
+    )
+    bridge_log.close()
+    procs.append(bridge)
+    shown = f"http://{settings.web_host}:{bridge_port}"
+    _wait_healthy(bridge, f"{shown}/health", READY_TIMEOUT, "MQTT bridge")
+    say(f"mqtt       Mosquitto {url}; bridge {shown}/metrics (log: {bridge_log.name})")
+    say("           the environment stations publish over MQTT, through the bridge")
+    return ["--mqtt", url, "--mqtt-kinds", "environment"]
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
+
+
 def _stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -184,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
         _wait_healthy(console, f"{shown}/healthz", READY_TIMEOUT, "console")
         say(f"console    {shown}/#token={token}")
         say(f"           the web map, as an operator; API docs {shown}/api/docs")
+        over_mqtt = _mqtt_stations(settings, env, procs)
         tail = subprocess.Popen([*ioc, "tail", "--lang", args.lang], env=env)
         procs.append(tail)
         simulate = subprocess.Popen(
@@ -197,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
                 "--start",
                 _past_start(args.scenario),
                 "-q",
+                *over_mqtt,
             ],
             env=env,
             stdout=log,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from ioc.cli.common import CommandError, connect, create_topics, settings_from
 from ioc.cli.progress import Progress
 from ioc.durations import format_duration, parse_duration
 from ioc.geo import ZoneSetError, default_zones, load_zones
+from ioc.schemas.readings import READING_KINDS
 from simulators.episodes import EpisodeError
 from simulators.generate import Simulation, start_for
 from simulators.inventory import InventoryError
@@ -50,6 +52,8 @@ Examples:
   ioc simulate --scenario demo --start now                          live, into the broker
   ioc simulate --scenario province-day --fast --malformed 0.02      2 % broken messages
   ioc simulate --scenario my-scenario.yaml --seed 7 --rate 500
+  ioc simulate --scenario demo --start now --mqtt mqtt://localhost:1883 --mqtt-kinds environment
+                                            the stations as MQTT devices (run `ioc bridge mqtt`)
 
 --start now: live pacing starts the scenario now; with --fast it ends now instead (event
 times in the future are refused by the pipeline). The output file is a recording, as
@@ -90,6 +94,19 @@ def register(sub: Any) -> None:
     pace.add_argument("--rate", type=float, metavar="R", help="about R readings per second")
     p.add_argument(
         "--out", type=Path, metavar="FILE", help="write a recording file ('-': stdout), no broker"
+    )
+    p.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="publish over MQTT (QoS 1) to this broker instead, as devices would, for "
+        "`ioc bridge mqtt` to forward: lamdong/{district}/{kind}/{source_id}",
+    )
+    p.add_argument(
+        "--mqtt-kinds",
+        metavar="KINDS",
+        default="traffic,camera,environment",
+        help="with --mqtt, the kinds sent over MQTT (comma-separated); the rest go to Kafka "
+        "(default: all)",
     )
     p.add_argument("--manifest", type=Path, metavar="FILE", help="write the episode plan (JSON)")
     p.add_argument("--zones", type=Path, metavar="FILE", help="zone file (default: IOC_ZONES)")
@@ -201,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
             if args.out is not None:
                 _write(records, args.out, stack)
             else:
-                _publish(args, records, speed)
+                _publish(args, records, speed, sim)
         except KeyboardInterrupt:
             interrupted = True
     _summary(args, sim, time.monotonic() - started, interrupted)
@@ -230,20 +247,73 @@ def _write(records: Iterator[Record], out: Path, stack: ExitStack) -> None:
     target.flush()
 
 
-def _publish(args: argparse.Namespace, records: Iterator[Record], speed: float | None) -> None:
+def _publish(
+    args: argparse.Namespace, records: Iterator[Record], speed: float | None, sim: Simulation
+) -> None:
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
     create_topics(settings, conn.servers, administrator=False)
+    with ExitStack() as stack:
+        elsewhere = _over_mqtt(args, settings, sim, stack) if args.mqtt else None
+        try:
+            publish(
+                records,
+                conn.servers,
+                topic_prefix=settings.topic_prefix,
+                speed=speed,
+                connect_timeout=args.timeout,
+                elsewhere=elsewhere,
+            )
+        except PublishError as exc:
+            raise CommandError(str(exc)) from None
+
+
+def _over_mqtt(
+    args: argparse.Namespace, settings: Any, sim: Simulation, stack: ExitStack
+) -> Callable[[Record], str | None]:
+    from ioc.bridge.mqtt import MqttUrl, MqttUrlError
+    from simulators.mqtt import MqttPublisher, mqtt_topic
+
+    kinds = {k.strip() for k in args.mqtt_kinds.split(",") if k.strip()}
+    unknown = kinds - set(READING_KINDS)
+    if unknown or not kinds:
+        raise CommandError(
+            f"--mqtt-kinds: {', '.join(sorted(unknown)) or 'none given'}; "
+            f"the kinds are {', '.join(READING_KINDS)}"
+        )
     try:
-        publish(
-            records,
-            conn.servers,
-            topic_prefix=settings.topic_prefix,
-            speed=speed,
+        url = MqttUrl.parse(args.mqtt)
+        publisher = MqttPublisher(
+            url,
+            f"ioc-simulate-{os.getpid()}",
+            username=settings.mqtt_username,
+            password=(
+                settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+            ),
+            cafile=settings.mqtt_cafile,
             connect_timeout=args.timeout,
         )
-    except PublishError as exc:
+    except (MqttUrlError, PublishError) as exc:
         raise CommandError(str(exc)) from None
+
+    def close() -> None:
+        try:
+            publisher.close(timeout=args.timeout)
+        except PublishError as exc:
+            raise CommandError(str(exc)) from None
+
+    stack.callback(close)
+    areas = {source.id: source.area for source in sim.sources}
+
+    def send(record: Record) -> str | None:
+        kind = record.topic.removeprefix("sensors.")
+        if kind not in kinds or record.key is None:
+            return None
+        source_id = record.key.decode("utf-8", "replace")
+        publisher.send(mqtt_topic(kind, source_id, areas.get(source_id, "")), record.value)
+        return f"mqtt:{kind}"
+
+    return send
 
 
 def _summary(args: argparse.Namespace, sim: Simulation, elapsed: float, interrupted: bool) -> None:
