@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -21,6 +22,7 @@ from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from ioc.broker import free_port
 from ioc.schemas.incidents import Incident
+from tests.bridges import BridgeProcess
 from tests.conftest import IOC, wait_for
 from tests.services.kafka import DeployedKafka
 from tests.test_pipeline import expected, recording, stored, summary
@@ -159,6 +161,8 @@ async def read_one(province: Province, user: str, topic: str) -> None:
         ("simulator", "ioc.incidents"),
         ("simulator", "ioc.incidents.da-lat"),
         ("simulator", "sensors.environment"),
+        ("bridge", "ioc.incidents"),
+        ("bridge", "sensors.environment"),
     ],
 )
 def test_reading_what_the_user_was_not_granted_is_an_authorisation_error(
@@ -205,3 +209,37 @@ def test_a_wrong_password_is_refused_clearly(province: Province) -> None:
     assert "authentication failed" in done.stderr.lower(), done.stderr
     assert "district-da-lat" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_bridge_forwards_under_its_own_user_and_writes_nothing_else(
+    province: Province, tmp_path: Path
+) -> None:
+    """The operator loads the device registry; `ioc bridge http`, signed in as `bridge`,
+    follows it and forwards a camera platform's reading into its sensor topic."""
+    registry = Path(__file__).parent / "data" / "devices.yaml"
+    loaded = ioc(as_user(province, "operator"), "devices", "load", str(registry))
+    assert loaded.returncode == 0, loaded.stderr
+    bridge = BridgeProcess(as_user(province, "bridge"), tmp_path / "bridge.log", None).start()
+    reading = {
+        "kind": "camera",
+        "sensor_id": "cam-acl",
+        "source_id": "vms-da-lat",
+        "ts": "2026-12-02T07:00:00Z",
+        "lat": 11.94,
+        "lon": 108.44,
+        "analytic": "intrusion",
+        "confidence": 0.9,
+    }
+    try:
+        answer = httpx.post(
+            f"{bridge.url}/ingest/camera",
+            content=orjson.dumps(reading),
+            headers={"X-API-Key": "vms-key"},
+            timeout=60,
+        )
+        assert answer.status_code == 202, answer.text
+    finally:
+        assert bridge.stop() == 0, bridge.log()
+    for topic in ("ioc.incidents", "ioc.commands", "ioc.devices", "ioc.rules"):
+        with pytest.raises(TopicAuthorizationFailedError):
+            asyncio.run(write_one(province, "bridge", topic))

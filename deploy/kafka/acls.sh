@@ -2,8 +2,9 @@
 # Who may do what on the cluster (run once by the kafka-acls job, as the admin user; adding an
 # ACL that exists is harmless, so the job can run again).
 #   worker     everything on ioc's topics and groups (it creates Faust's own topics, ioc-*)
-#   operator   reads every ioc topic; writes commands (ack, resolve), rules and zones
+#   operator   reads every ioc topic; writes commands (ack, resolve), rules, zones, devices
 #   simulator  writes the sensor topics only (and sees that the others exist)
+#   bridge     writes the sensor topics and dead letters, reads the device registry
 #   district-X reads ioc.incidents.X only, in consumer groups named ioc-subscribe-X
 # Read and Write imply Describe. Topic names assume IOC_TOPIC_PREFIX is empty and IOC_APP_ID
 # starts with "ioc" (docker-compose.yml). The test suite runs this script against the broker
@@ -28,11 +29,18 @@ for prefix in "${prefixes[@]}"; do topics+=(--topic "$prefix"); done
 acl --allow-principal User:worker --operation All "${topics[@]}" --group ioc "${prefixed[@]}"
 acl --allow-principal User:worker --operation Describe --operation Create --cluster
 acl --allow-principal User:operator --operation Read "${topics[@]}" "${prefixed[@]}"
-acl --allow-principal User:operator --operation Write --topic ioc.commands --topic ioc.rules --topic ioc.zones
+acl --allow-principal User:operator --operation Write --topic ioc.commands --topic ioc.rules --topic ioc.zones \
+    --topic ioc.devices
 acl --allow-principal User:operator --operation Read --group ioc-operator "${prefixed[@]}"
 acl --allow-principal User:simulator --operation Write --topic sensors. "${prefixed[@]}"
 # `ioc simulate` checks that every ioc topic exists before it publishes: it must see them.
 acl --allow-principal User:simulator --operation Describe --topic ioc. "${prefixed[@]}"
+# The MQTT and HTTP bridges: what devices send, the dead letters of what cannot be forwarded,
+# the registry they follow (read without a consumer group), and the topics' existence.
+acl --allow-principal User:bridge --operation Write --topic sensors. "${prefixed[@]}"
+acl --allow-principal User:bridge --operation Write --topic ioc.deadletter
+acl --allow-principal User:bridge --operation Read --topic ioc.devices
+acl --allow-principal User:bridge --operation Describe --topic ioc. "${prefixed[@]}"
 
 for district in da-lat bao-loc lac-duong da-teh bao-lam dam-rong duc-trong; do
   acl --allow-principal "User:district-${district}" --operation Read \

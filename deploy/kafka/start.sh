@@ -6,7 +6,7 @@
 # on loopback ports in a temporary directory (tests/test_kafka_acls.py).
 set -euo pipefail
 : "${KAFKA_ADMIN_PASSWORD:?}" "${IOC_WORKER_PASSWORD:?}" "${IOC_OPERATOR_PASSWORD:?}"
-: "${IOC_SIMULATOR_PASSWORD:?}" "${KAFKA_CLUSTER_ID:?}"
+: "${IOC_SIMULATOR_PASSWORD:?}" "${IOC_BRIDGE_PASSWORD:?}" "${KAFKA_CLUSTER_ID:?}"
 home=${KAFKA_HOME:-/opt/kafka}
 config=${KAFKA_CONFIG_FILE:-/tmp/server.properties}
 data=${KAFKA_DATA_DIR:-/var/lib/kafka/data}
@@ -19,7 +19,8 @@ public_port=${KAFKA_PUBLIC_PORT:-9094}
 scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=${KAFKA_ADMIN_PASSWORD}]"
        --add-scram "SCRAM-SHA-512=[name=worker,password=${IOC_WORKER_PASSWORD}]"
        --add-scram "SCRAM-SHA-512=[name=operator,password=${IOC_OPERATOR_PASSWORD}]"
-       --add-scram "SCRAM-SHA-512=[name=simulator,password=${IOC_SIMULATOR_PASSWORD}]")
+       --add-scram "SCRAM-SHA-512=[name=simulator,password=${IOC_SIMULATOR_PASSWORD}]"
+       --add-scram "SCRAM-SHA-512=[name=bridge,password=${IOC_BRIDGE_PASSWORD}]")
 for district in da-lat bao-loc lac-duong da-teh bao-lam dam-rong duc-trong; do
   var="DISTRICT_$(echo "$district" | tr 'a-z-' 'A-Z_')_PASSWORD"
   scram+=(--add-scram "SCRAM-SHA-512=[name=district-${district},password=${!var:?$var is not set}]")

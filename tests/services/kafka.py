@@ -237,6 +237,7 @@ class DeployedKafka:
                 "worker",
                 "operator",
                 "simulator",
+                "bridge",
                 *(f"district-{slug}" for slug in DISTRICT_SLUGS),
             )
         }
@@ -273,6 +274,7 @@ class DeployedKafka:
             "IOC_WORKER_PASSWORD": self.passwords["worker"],
             "IOC_OPERATOR_PASSWORD": self.passwords["operator"],
             "IOC_SIMULATOR_PASSWORD": self.passwords["simulator"],
+            "IOC_BRIDGE_PASSWORD": self.passwords["bridge"],
         }
         for district in DISTRICT_SLUGS:
             var = f"DISTRICT_{district.upper().replace('-', '_')}_PASSWORD"
