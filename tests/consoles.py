@@ -26,8 +26,11 @@ class ConsoleProcess:
     """`ioc console` (on any free port unless given one); its URL is the one it announces
     once it serves."""
 
-    def __init__(self, env: dict[str, str], log: Path, port: int = 0) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, port: int = 0, args: tuple[str, ...] = ()
+    ) -> None:
         self.env = env
+        self.args = args
         self.log_path = log
         self.port = port
         self.proc: subprocess.Popen[str] | None = None
@@ -36,7 +39,7 @@ class ConsoleProcess:
 
     def start(self, timeout: float = 60) -> ConsoleProcess:
         self.proc = subprocess.Popen(
-            [*IOC, "console", "--port", str(self.port)],
+            [*IOC, "console", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -14,6 +14,7 @@ import pytest
 
 from tests.bridges import BridgeProcess
 from tests.conftest import Kafka
+from tests.consoles import ConsoleProcess
 
 pytestmark = pytest.mark.integration
 IOC = [sys.executable, "-m", "ioc"]
@@ -92,3 +93,40 @@ def test_http_ingest_answers_202_once_kafka_has_it_and_refuses_with_reasons(
             assert http_bridge.metric("ioc_bridge_acknowledged_total", transport="http") == 2
     finally:
         assert http_bridge.stop() == 0, http_bridge.log()
+
+
+def test_the_console_serves_the_same_ingest_when_asked(
+    ioc_env: dict[str, str], kafka: Kafka, tmp_path: Path
+) -> None:
+    """`ioc console --ingest`: POST /ingest/{kind} on the console's port, with the device's
+    API key (a console token is not one), and the console's own API beside it."""
+    env = {
+        **ioc_env,
+        "IOC_TOPIC_PREFIX": f"ci{time.monotonic_ns()}.",
+        "IOC_BRIDGE_IDEMPOTENT": "false",
+    }
+    subprocess.run([*IOC, "devices", "load", str(REGISTRY)], env=env, check=True, timeout=60)
+    console = ConsoleProcess(env, tmp_path / "console.log", args=("--ingest",)).start()
+    camera = {
+        "kind": "camera",
+        "sensor_id": "cam-2",
+        "source_id": "vms-da-lat",
+        "ts": "2026-12-02T07:00:00Z",
+        "lat": 11.94,
+        "lon": 108.44,
+        "analytic": "intrusion",
+        "confidence": 0.9,
+    }
+    try:
+        with console.client() as client:
+            ok = client.post(
+                "/ingest/camera", content=orjson.dumps(camera), headers={"X-API-Key": "vms-key"}
+            )
+            assert ok.status_code == 202, ok.text
+            (record,) = kafka.consume(f"{env['IOC_TOPIC_PREFIX']}sensors.camera", 1)
+            assert record == (b"vms-da-lat", orjson.dumps(camera))
+            refused = client.post("/ingest/camera", content=orjson.dumps(camera))
+            assert refused.status_code == 401
+            assert client.get("/api/incidents").status_code == 401  # still its own rules
+    finally:
+        console.stop()

@@ -149,7 +149,7 @@ class _Parts:
 
 
 @contextlib.contextmanager
-def _bridge_parts(settings: Settings, client_id: str) -> Iterator[_Parts]:
+def bridge_parts(settings: Settings, client_id: str) -> Iterator[_Parts]:
     """What both bridges stand on: the broker, the device registry followed, the producer;
     closed in the reverse order, also when one of them cannot be had."""
     from ioc.bridge.metrics import BridgeMetrics
@@ -193,7 +193,7 @@ def run_mqtt(args: argparse.Namespace) -> int:
         password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
         cafile=settings.mqtt_cafile,
     )
-    with _bridge_parts(settings, "ioc-bridge-mqtt") as parts:
+    with bridge_parts(settings, "ioc-bridge-mqtt") as parts:
         router = Router(templates, parts.registry, settings.ingest_max_bytes)
         bridge = MqttBridge(options, templates, router, parts.forwarder, parts.metrics)
         stop = threading.Event()
@@ -234,21 +234,29 @@ class _KafkaHealth:
         }
 
 
-def run_http(args: argparse.Namespace) -> int:
-    from ioc.bridge.http import Ingest, bridge_app
+def http_ingest(settings: Settings, parts: _Parts) -> Any:
+    """HTTP ingest (ioc.bridge.http.Ingest) on the parts: `ioc bridge http`'s, or mounted
+    in the console (`ioc console --ingest`)."""
+    from ioc.bridge.http import Ingest
     from ioc.bridge.routing import Router, parse_templates
+
+    router = Router(parse_templates(settings.mqtt_topics), parts.registry)
+    return Ingest(
+        router,
+        parts.forwarder,
+        parts.metrics,
+        settings.ingest_max_bytes,
+        settings.ingest_max_in_flight,
+    )
+
+
+def run_http(args: argparse.Namespace) -> int:
+    from ioc.bridge.http import bridge_app
 
     settings = _settings(args)
     setup_logging(settings.log_level)
-    with _bridge_parts(settings, "ioc-bridge-http") as parts:
-        router = Router(parse_templates(settings.mqtt_topics), parts.registry)
-        ingest = Ingest(
-            router,
-            parts.forwarder,
-            parts.metrics,
-            settings.ingest_max_bytes,
-            settings.ingest_max_in_flight,
-        )
+    with bridge_parts(settings, "ioc-bridge-http") as parts:
+        ingest = http_ingest(settings, parts)
         _serve(
             settings,
             bridge_app(ingest, _KafkaHealth(parts.forwarder, parts.metrics)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
@@ -43,6 +44,12 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, metavar="P", help="port (default 8000; 0: any free)")
     p.add_argument("--host", metavar="ADDR", help="address to bind (default 127.0.0.1)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
+    p.add_argument(
+        "--ingest",
+        action="store_true",
+        help="also serve the HTTP ingest of `ioc bridge http` (POST /ingest/{kind}, "
+        "/iot/json), authenticated by device API keys, not tokens",
+    )
     p.set_defaults(run=run)
 
 
@@ -69,11 +76,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-    from aiokafka.errors import KafkaError
-
     from ioc.console.app import create_app
-    from ioc.console.database import StoreUnavailable
     from ioc.console.service import Console
 
     settings = settings_from(
@@ -81,11 +84,38 @@ def run(args: argparse.Namespace) -> int:
     )
     setup_logging(settings.log_level)
     conn = connect(settings, may_start=False)
-    create_topics(settings, conn.servers, administrator=False)
-    sock = bind(settings.console_host, settings.console_port)
-    host, port = sock.getsockname()[:2]
-    console = Console.from_settings(settings, conn.servers)
-    app = create_app(console, manage_console=False)
+    try:
+        create_topics(settings, conn.servers, administrator=False)
+        sock = bind(settings.console_host, settings.console_port)
+        host, port = sock.getsockname()[:2]
+        console = Console.from_settings(settings, conn.servers)
+        app = create_app(console, manage_console=False)
+        with contextlib.ExitStack() as ingesting:
+            if args.ingest:
+                _mount_ingest(app, settings, ingesting)
+            _serve(app, console, settings, sock, host, port)
+    finally:
+        conn.close()
+    logging.getLogger("ioc.console").info("console stopped")
+    return 0
+
+
+def _mount_ingest(app: Any, settings: Any, stack: contextlib.ExitStack) -> None:
+    """The bridge's HTTP ingest in this process: its registry follower and Kafka producer
+    live as long as the console does."""
+    from ioc.bridge.http import ingest_router
+    from ioc.cli.bridge import bridge_parts, http_ingest
+
+    parts = stack.enter_context(bridge_parts(settings, "ioc-console-ingest"))
+    app.include_router(ingest_router(http_ingest(settings, parts)))
+
+
+def _serve(app: Any, console: Any, settings: Any, sock: Any, host: str, port: int) -> None:
+    import uvicorn
+    from aiokafka.errors import KafkaError
+
+    from ioc.console.database import StoreUnavailable
+
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
@@ -114,6 +144,3 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     finally:
         sock.close()
-        conn.close()
-    logging.getLogger("ioc.console").info("console stopped")
-    return 0
