@@ -8,15 +8,45 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.broker import free_port
 from tests.conftest import wait_for
 from tests.procs import pump_log
+from tests.services.mosquitto import MosquittoBroker
 
 IOC = [sys.executable, "-m", "ioc"]
 ANNOUNCED = re.compile(r"health at (http://\S+)/health")
+
+# A camera platform's reading, as its video-management server POSTs it (source vms-da-lat,
+# API key vms-key in tests/data/devices.yaml).
+CAMERA_READING: dict[str, Any] = {
+    "kind": "camera",
+    "sensor_id": "cam-1",
+    "source_id": "vms-da-lat",
+    "ts": "2026-12-02T07:00:00Z",
+    "lat": 11.94,
+    "lon": 108.44,
+    "analytic": "intrusion",
+    "confidence": 0.9,
+}
+
+
+def paho_publish(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> None:
+    """Publish with QoS 1 over MQTT 5 and return once the broker acknowledged them all."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        for info in [client.publish(t, p, qos=1) for t, p in messages]:
+            info.wait_for_publish(timeout=60)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 class BridgeProcess:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.bridges import BridgeProcess
+from tests.bridges import CAMERA_READING, BridgeProcess
 from tests.conftest import Kafka, serve, wait_for
 from tests.services.kafka import KafkaCluster
 from tests.services.mosquitto import MosquittoBroker
@@ -218,16 +218,7 @@ def test_while_kafka_is_down_nothing_is_acknowledged_and_http_answers_429(
         # HTTP: the first request waits for Kafka; with it in flight, the next is told to
         # come back later.
         answers: list[httpx.Response] = []
-        camera = {
-            "kind": "camera",
-            "sensor_id": "cam-1",
-            "source_id": "vms-da-lat",
-            "ts": "2026-12-02T07:00:00Z",
-            "lat": 11.94,
-            "lon": 108.44,
-            "analytic": "intrusion",
-            "confidence": 0.9,
-        }
+        camera = CAMERA_READING
 
         def post() -> None:
             answers.append(

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.bridges import BridgeProcess
+from tests.bridges import CAMERA_READING, BridgeProcess
 from tests.conftest import Kafka
 from tests.consoles import ConsoleProcess
 
@@ -39,16 +39,7 @@ def test_http_ingest_answers_202_once_kafka_has_it_and_refuses_with_reasons(
 ) -> None:
     prefix = http_bridge.env["IOC_TOPIC_PREFIX"]
     url = http_bridge.url
-    camera = {
-        "kind": "camera",
-        "sensor_id": "cam-1",
-        "source_id": "vms-da-lat",
-        "ts": "2026-12-02T07:00:00Z",
-        "lat": 11.94,
-        "lon": 108.44,
-        "analytic": "intrusion",
-        "confidence": 0.9,
-    }
+    camera = CAMERA_READING
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
             ok = client.post(
@@ -107,16 +98,7 @@ def test_the_console_serves_the_same_ingest_when_asked(
     }
     subprocess.run([*IOC, "devices", "load", str(REGISTRY)], env=env, check=True, timeout=60)
     console = ConsoleProcess(env, tmp_path / "console.log", args=("--ingest",)).start()
-    camera = {
-        "kind": "camera",
-        "sensor_id": "cam-2",
-        "source_id": "vms-da-lat",
-        "ts": "2026-12-02T07:00:00Z",
-        "lat": 11.94,
-        "lon": 108.44,
-        "analytic": "intrusion",
-        "confidence": 0.9,
-    }
+    camera = CAMERA_READING
     try:
         with console.client() as client:
             ok = client.post(

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import paho.mqtt.client as paho
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
-from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.records import read_records
-from tests.bridges import BridgeProcess
+from tests.bridges import BridgeProcess, paho_publish
 from tests.conftest import BrokerUnderTest, Kafka, on_both_brokers, wait_for
 from tests.services.mosquitto import MosquittoBroker
 
@@ -41,18 +39,6 @@ def mosquitto_pub(
         check=True,
         timeout=120,
     )
-
-
-def paho_publish(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> None:
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        for info in [client.publish(t, p, qos=1) for t, p in messages]:
-            info.wait_for_publish(timeout=30)
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 @pytest.fixture

@@ -10,15 +10,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import orjson
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
 from ioc.geo import ZoneIndex, default_zones
 from ioc.schemas import Decoder
 from simulators.records import Record
-from tests.bridges import BridgeProcess
+from tests.bridges import BridgeProcess, paho_publish
 from tests.conftest import BrokerUnderTest, Kafka, on_both_brokers, wait_for
 from tests.services.mosquitto import MosquittoBroker
 from tests.test_pipeline import expected, recording, stored, summary
@@ -61,18 +59,6 @@ def with_resends(records: list[Record]) -> list[Record]:
     return out
 
 
-def publish(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> None:
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        for info in [client.publish(t, p, qos=1) for t, p in messages]:
-            info.wait_for_publish(timeout=60)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
 def engine_events(base: str, event: str) -> float:
     text = _get(f"{base}/metrics")[2]
     for family in text_string_to_metric_families(text):
@@ -113,7 +99,7 @@ def test_readings_a_killed_bridge_and_resending_stations_doubled_make_a_clean_ru
 
     log = tmp_path / "bridge.log"
     first = BridgeProcess(env, log, mosquitto.url, "t-resend").start()
-    publisher = threading.Thread(target=publish, args=(mosquitto, sent))
+    publisher = threading.Thread(target=paho_publish, args=(mosquitto, sent))
     publisher.start()
     wait_for(
         lambda: first.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= len(sent) // 3,

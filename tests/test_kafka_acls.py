@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from ioc.broker import free_port
 from ioc.schemas.incidents import Incident
-from tests.bridges import BridgeProcess
+from tests.bridges import CAMERA_READING, BridgeProcess
 from tests.conftest import IOC, wait_for
 from tests.services.kafka import DeployedKafka
 from tests.test_pipeline import expected, recording, stored, summary
@@ -220,16 +220,7 @@ def test_the_bridge_forwards_under_its_own_user_and_writes_nothing_else(
     loaded = ioc(as_user(province, "operator"), "devices", "load", str(registry))
     assert loaded.returncode == 0, loaded.stderr
     bridge = BridgeProcess(as_user(province, "bridge"), tmp_path / "bridge.log", None).start()
-    reading = {
-        "kind": "camera",
-        "sensor_id": "cam-acl",
-        "source_id": "vms-da-lat",
-        "ts": "2026-12-02T07:00:00Z",
-        "lat": 11.94,
-        "lon": 108.44,
-        "analytic": "intrusion",
-        "confidence": 0.9,
-    }
+    reading = CAMERA_READING
     try:
         answer = httpx.post(
             f"{bridge.url}/ingest/camera",
