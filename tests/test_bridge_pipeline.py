@@ -135,7 +135,8 @@ def test_readings_a_killed_bridge_and_resending_stations_doubled_make_a_clean_ru
     with worker(env, tmp_path / "worker.log") as proc:
         ready(env, proc)
         wait_for(lambda: summary(stored(db)) == want, 180, "a clean run's incidents", proc)
-        # Every reading of every copy is counted as a duplicate, and only those.
+        # Every reading of every copy read above is counted as a duplicate (the second
+        # bridge may have forwarded more copies since: at least these).
         decoder = Decoder()
         copies = sum(
             (n - 1) * len(decoder.decode(value).readings)
@@ -148,4 +149,3 @@ def test_readings_a_killed_bridge_and_resending_stations_doubled_make_a_clean_ru
             f"the worker to count {copies} duplicates",
             proc,
         )
-        assert engine_events(base, "duplicates") == copies
