@@ -43,7 +43,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import write_result
 from bench.stream import running_broker
-from ioc.broker import free_port
+from ioc.bridge.mosquitto import mosquitto_binary
+from tests.bridges import BridgeProcess
+from tests.services.mosquitto import MosquittoBroker
 
 TOPIC = "lamdong/da-lat/environment/st-bench"
 IOC = [sys.executable, "-m", "ioc"]
@@ -63,74 +65,40 @@ def payload(n: int) -> bytes:
     )
 
 
-def mosquitto(base: Path) -> tuple[subprocess.Popen[bytes], int]:
-    program = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
-    if program is None:
-        raise SystemExit("Mosquitto is not installed (apt install mosquitto)")
-    port = free_port()
-    config = base / "mosquitto.conf"
-    lines = [
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "max_queued_messages 0",
-        "max_inflight_messages 1000",
-    ]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    config.write_text("\n".join(lines) + "\n")
-    proc = subprocess.Popen(
-        [program, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    _PORT["mqtt"] = port
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with paho_client("probe") as _:
-                pass
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit("Mosquitto did not start") from None
-            time.sleep(0.05)  # another process's port: polling is all there is
-    return proc, port
-
-
-_PORT: dict[str, int] = {}
-
-
 class paho_client:
-    def __init__(self, client_id: str, *, clean: bool = True) -> None:
+    def __init__(self, broker: MosquittoBroker, client_id: str, *, clean: bool = True) -> None:
+        self.broker = broker
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean
         )
 
     def __enter__(self) -> paho.Client:
-        self.client.connect("127.0.0.1", _PORT["mqtt"])
+        self.client.connect(self.broker.host, self.broker.port)
         return self.client
 
     def __exit__(self, *_: Any) -> None:
         self.client.disconnect()
 
 
-def queue_for(session: str, subscribe: str, messages: int) -> None:
+def queue_for(broker: MosquittoBroker, session: str, subscribe: str, messages: int) -> None:
     """Make `session` a persistent subscriber, offline, with `messages` queued for it."""
     subscribed = threading.Event()
-    with paho_client(session, clean=False) as sub:
+    with paho_client(broker, session, clean=False) as sub:
         sub.on_subscribe = lambda *_: subscribed.set()
         sub.loop_start()
         sub.subscribe(subscribe, qos=1)
         if not subscribed.wait(30):
             raise SystemExit("Mosquitto did not acknowledge the subscription")
         sub.loop_stop()
-    publish(messages)
+    publish(broker, messages)
 
 
-def publish(messages: int) -> None:
+def publish(broker: MosquittoBroker, messages: int) -> None:
     acked = threading.Semaphore(0)
     pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher")
     pub.max_inflight_messages_set(1000)
     pub.on_publish = lambda *_: acked.release()
-    pub.connect("127.0.0.1", _PORT["mqtt"])
+    pub.connect(broker.host, broker.port)
     pub.loop_start()
     for n in range(messages):
         pub.publish(TOPIC, payload(n), qos=1)
@@ -141,9 +109,9 @@ def publish(messages: int) -> None:
     pub.loop_stop()
 
 
-def raw_drain(messages: int) -> float:
+def raw_drain(broker: MosquittoBroker, messages: int) -> float:
     session = f"bench-raw-{time.monotonic_ns()}"
-    queue_for(session, TOPIC, messages)
+    queue_for(broker, session, TOPIC, messages)
     got = 0
     done = threading.Event()
     first: list[float] = []
@@ -158,7 +126,7 @@ def raw_drain(messages: int) -> float:
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=session, clean_session=False)
     client.on_message = on_message
-    client.connect("127.0.0.1", _PORT["mqtt"])
+    client.connect(broker.host, broker.port)
     client.loop_start()
     if not done.wait(300):
         raise SystemExit(f"the raw subscriber got {got} of {messages}")
@@ -192,33 +160,15 @@ def quantile(samples: dict[str, Any], name: str, q: float) -> float | None:
     return None
 
 
-def start_bridge(env: dict[str, str], args: list[str], log: Path) -> tuple[Any, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*IOC, "bridge", *args, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the bridge did not start; see {log}")
-        time.sleep(0.1)  # another process's health: polling is all there is
-
-
-def bridge_drain(env: dict[str, str], messages: int, log: Path) -> dict[str, Any]:
-    mqtt = ["mqtt", "--mqtt", f"mqtt://127.0.0.1:{_PORT['mqtt']}", "--client-id", "bench-bridge"]
+def bridge_drain(
+    broker: MosquittoBroker, env: dict[str, str], messages: int, log: Path
+) -> dict[str, Any]:
     # The bridge's session, made beforehand with its client id and its subscription (a
     # bridge that stops cleanly unsubscribes), the messages queued in it.
-    queue_for("bench-bridge", "lamdong/+/+/+", messages)
-    proc, url = start_bridge(env, mqtt, log)
+    queue_for(broker, "bench-bridge", "lamdong/+/+/+", messages)
+    bridge = BridgeProcess(env, log, broker.url, client_id="bench-bridge").start()
+    proc, url = bridge.proc, bridge.url
+    assert proc is not None
     try:
         first: float | None = None
         deadline = time.monotonic() + 600
@@ -244,8 +194,7 @@ def bridge_drain(env: dict[str, str], messages: int, log: Path) -> dict[str, Any
             "produce_latency_p99_s": quantile(samples, latency, 0.99),
         }
     finally:
-        proc.terminate()
-        proc.wait(30)
+        bridge.stop()
 
 
 def wrk(url: str, seconds: int, script: Path | None) -> dict[str, Any]:
@@ -276,13 +225,12 @@ def http_run(env: dict[str, str], seconds: int, base: Path) -> dict[str, Any]:
         'wrk.headers["Content-Type"] = "application/json"\n'
         'wrk.headers["X-API-Key"] = "bench-key"\n'
     )
-    proc, url = start_bridge(env, ["http"], base / "http.log")
+    bridge = BridgeProcess(env, base / "http.log", None).start()
     try:
-        health = wrk(f"{url}/health", seconds, None)
-        ingest = wrk(f"{url}/ingest/environment", seconds, script)
+        health = wrk(f"{bridge.url}/health", seconds, None)
+        ingest = wrk(f"{bridge.url}/ingest/environment", seconds, script)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        bridge.stop()
     if health["requests_per_s"] and ingest["requests_per_s"]:
         ingest["to_health"] = round(ingest["requests_per_s"] / health["requests_per_s"], 3)
     return {"health": health, "ingest": ingest}
@@ -305,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ):
         base = Path(tmp)
-        broker, _ = mosquitto(base)
+        if mosquitto_binary() is None:
+            raise SystemExit("Mosquitto is not installed (apt install mosquitto)")
+        broker = MosquittoBroker().start()
         result["broker"] = name
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
@@ -319,9 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             env["IOC_BRIDGE_IDEMPOTENT"] = "false"  # Tansu refuses idempotent producers
         try:
             print(f"MQTT: {args.messages:,} QoS 1 messages, raw subscriber ...")
-            raw = raw_drain(args.messages)
+            raw = raw_drain(broker, args.messages)
             print("MQTT: the bridge ...")
-            bridged = bridge_drain(env, args.messages, base / "mqtt.log")
+            bridged = bridge_drain(broker, env, args.messages, base / "mqtt.log")
             result["mqtt"] = {
                 "raw": {"seconds": round(raw, 2), "msg_per_s": round(args.messages / raw)},
                 "bridge": {**bridged, "msg_per_s": round(args.messages / bridged["seconds"])},
@@ -333,8 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print("wrk is not installed (apt install wrk): no HTTP figures")
         finally:
-            broker.terminate()
-            broker.wait(10)
+            broker.close()
     suffix = "" if args.broker == "embedded" else "-kafka"
     path = write_result(f"bridge{suffix}", result)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

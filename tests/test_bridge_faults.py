@@ -20,7 +20,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.bridges import CAMERA_READING, BridgeProcess
-from tests.conftest import Kafka, serve, wait_for
+from tests.conftest import Kafka, serve
 from tests.services.kafka import KafkaCluster
 from tests.services.mosquitto import MosquittoBroker
 
@@ -148,20 +148,10 @@ def test_a_mosquitto_restart_mid_stream_loses_nothing(
     )
     try:
         sender.start()
-        wait_for(
-            lambda: bridge.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 500,
-            60,
-            "the bridge to acknowledge 500",
-            bridge.proc,
-        )
+        bridge.wait_metric("ioc_bridge_acknowledged_total", 500, 60, transport="mqtt")
         own_mosquitto.restart()  # SIGTERM: Mosquitto saves its sessions, and finds them again
         restarted.set()
-        wait_for(
-            lambda: bridge.metric("ioc_bridge_reconnects_total", peer="mqtt") >= 1,
-            60,
-            "the bridge to reconnect",
-            bridge.proc,
-        )
+        bridge.wait_metric("ioc_bridge_reconnects_total", 1, 60, peer="mqtt")
         sender.join(timeout=180)
         assert not sender.is_alive()
         out = kafka.consume_until(
@@ -196,22 +186,12 @@ def test_while_kafka_is_down_nothing_is_acknowledged_and_http_answers_429(
     assert node.server is not None
     try:
         station.send([reading(n) for n in range(100)])
-        wait_for(
-            lambda: mqtt.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 100,
-            60,
-            "the first hundred acknowledged",
-            mqtt.proc,
-        )
+        mqtt.wait_metric("ioc_bridge_acknowledged_total", 100, 60, transport="mqtt")
         node.server.stop()
         down = threading.Thread(target=station.send, args=([reading(n) for n in range(100, 200)],))
         down.start()
         # Every one of them reached the bridge; none is acknowledged, none forgotten.
-        wait_for(
-            lambda: mqtt.metric("ioc_bridge_received_total", transport="mqtt") >= 200,
-            60,
-            "the bridge to receive the next hundred",
-            mqtt.proc,
-        )
+        mqtt.wait_metric("ioc_bridge_received_total", 200, 60, transport="mqtt")
         assert mqtt.metric("ioc_bridge_acknowledged_total", transport="mqtt") == 100
         assert mqtt.metric("ioc_bridge_in_flight") > 0
 
@@ -232,7 +212,7 @@ def test_while_kafka_is_down_nothing_is_acknowledged_and_http_answers_429(
 
         waiting = threading.Thread(target=post)
         waiting.start()
-        wait_for(lambda: http.metric("ioc_bridge_in_flight") >= 1, 30, "the POST in flight")
+        http.wait_metric("ioc_bridge_in_flight", 1, 30)
         busy = httpx.post(
             f"{http.url}/ingest/camera",
             content=orjson.dumps(camera),
@@ -256,12 +236,7 @@ def test_while_kafka_is_down_nothing_is_acknowledged_and_http_answers_429(
             what="all 200 readings",
         )
         assert numbers(out) == set(range(200))
-        wait_for(
-            lambda: mqtt.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 200,
-            60,
-            "all 200 acknowledged",
-            mqtt.proc,
-        )
+        mqtt.wait_metric("ioc_bridge_acknowledged_total", 200, 60, transport="mqtt")
     finally:
         station.close()
         assert mqtt.stop() == 0, mqtt.log()

@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ioc.broker import EmbeddedBroker, free_port
+from ioc.broker import EmbeddedBroker
 from ioc.console.access import Role
 from ioc.console.database import SqliteDatabase
 from ioc.console.tokens import TokenStore
+from ioc.ports import free_port
 from ioc.sinks.sqlite import IncidentStore
 from tests.conftest import Kafka, wait_for
 from tests.consoles import IOC, ConsoleProcess

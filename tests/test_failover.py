@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from ioc.broker import free_port
 from ioc.districts import DISTRICT_SLUGS
+from ioc.ports import free_port
 from ioc.schemas.incidents import Incident
 from tests.conftest import Kafka, on_both_brokers, wait_for
 from tests.test_pipeline import expected, recording, start_flow, stored, summary

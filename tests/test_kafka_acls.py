@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
-from ioc.broker import free_port
+from ioc.ports import free_port
 from ioc.schemas.incidents import Incident
 from tests.bridges import CAMERA_READING, BridgeProcess
 from tests.conftest import IOC, wait_for

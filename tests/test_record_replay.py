@@ -22,7 +22,6 @@ import pytest
 from kafka.errors import NotLeaderForPartitionError
 
 from ioc.admin import ensure_topics, list_topics
-from ioc.broker import free_port
 from ioc.cli.common import CommandError
 from ioc.cli.progress import Progress
 from ioc.cli.replay import (
@@ -32,6 +31,7 @@ from ioc.cli.replay import (
     shift_ts,
     shift_value,
 )
+from ioc.ports import free_port
 from ioc.topics import SENSOR_TOPICS, TopicSpec
 from simulators.publish import PublishError, pace, publish
 from simulators.record import Recorder

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from ioc.broker import discover, free_port
+from ioc.broker import discover
+from ioc.ports import free_port
 from tests.conftest import IOC, wait_for
 from tests.procs import alive, descendants
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,8 +13,9 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from ioc.broker import free_port, port_is_free
+from ioc.bridge.mosquitto import mosquitto_binary, mosquitto_config
 from ioc.cli.common import CommandError, ensure_data_dir, say, settings_from, start_embedded
+from ioc.ports import accepts, free_port, port_is_free
 
 HELP = "run the whole system on this machine: broker, worker, simulators, live incidents"
 DESCRIPTION = """\
@@ -82,6 +81,24 @@ def _wait_healthy(
     raise CommandError(f"the {what} did not become healthy within {timeout:g} s ({url})")
 
 
+def _spawn(
+    settings: Any,
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    procs: list[subprocess.Popen[bytes]],
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `args` with its output in the data dir's logs/demo-NAME.log; the process and the
+    log's path. Every child joins `procs`, which the demo stops in reverse on the way out."""
+    log = (settings.data_dir / "logs" / f"demo-{name}.log").open("ab")
+    try:
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()  # the child has its own descriptor
+    procs.append(proc)
+    return proc, log.name
+
+
 def _operator_token(settings: Any) -> str:
     """A new operator token for this demo (the store keeps only its hash)."""
     import asyncio
@@ -127,7 +144,7 @@ def _mqtt_stations(settings: Any, env: dict[str, str], procs: list[Any]) -> list
     """Start Mosquitto (when this machine has it) and `ioc bridge mqtt` on it; the simulator's
     options that send the environment stations through them, as a real fleet's would come.
     Without Mosquitto the stations go to Kafka as the rest do."""
-    program = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
+    program = mosquitto_binary()
     if program is None:
         say("mqtt       no Mosquitto on this machine (apt install mosquitto): the stations")
         say("           send to Kafka directly")
@@ -136,50 +153,27 @@ def _mqtt_stations(settings: Any, env: dict[str, str], procs: list[Any]) -> list
     base.mkdir(parents=True, exist_ok=True)
     port = free_port("127.0.0.1")
     config = base / "mosquitto.conf"
-    lines = [
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "persistence true",
-        f"persistence_location {base}/",
-        "max_queued_messages 0",
-    ]
-    if os.geteuid() == 0:
-        lines.append("user root")  # started as root it would switch to a user of its own
-    config.write_text("\n".join(lines) + "\n")
-    log = (settings.data_dir / "logs" / "demo-mqtt.log").open("ab")
-    broker = subprocess.Popen([program, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    procs.append(broker)
+    config.write_text("\n".join(mosquitto_config("127.0.0.1", port, base)) + "\n")
+    broker, log = _spawn(settings, "mqtt", [str(program), "-c", str(config)], env, procs)
     url = f"mqtt://127.0.0.1:{port}"
     deadline = time.monotonic() + READY_TIMEOUT
-    while not _accepts("127.0.0.1", port):
+    while not accepts("127.0.0.1", port):
         if broker.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise CommandError(f"Mosquitto did not start; see {log.name}")
+            raise CommandError(f"Mosquitto did not start; see {log}")
         time.sleep(0.1)  # another process's port: nothing to await but polling
-    log.close()
     bridge_port = free_port(settings.web_host)
-    bridge_log = (settings.data_dir / "logs" / "demo-bridge.log").open("ab")
-    bridge = subprocess.Popen(
+    bridge, bridge_log = _spawn(
+        settings,
+        "bridge",
         [sys.executable, "-m", "ioc", "bridge", "mqtt", "--mqtt", url, "--port", str(bridge_port)],
-        env={**env, "IOC_MQTT_CLIENT_ID": "ioc-demo-bridge"},
-        stdout=bridge_log,
-        stderr=subprocess.STDOUT,
+        {**env, "IOC_MQTT_CLIENT_ID": "ioc-demo-bridge"},
+        procs,
     )
-    bridge_log.close()
-    procs.append(bridge)
     shown = f"http://{settings.web_host}:{bridge_port}"
     _wait_healthy(bridge, f"{shown}/health", READY_TIMEOUT, "MQTT bridge")
-    say(f"mqtt       Mosquitto {url}; bridge {shown}/metrics (log: {bridge_log.name})")
+    say(f"mqtt       Mosquitto {url}; bridge {shown}/metrics (log: {bridge_log})")
     say("           the environment stations publish over MQTT, through the bridge")
     return ["--mqtt", url, "--mqtt-kinds", "environment"]
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1.0).close()
-    except OSError:
-        return False
-    return True
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -208,7 +202,6 @@ def run(args: argparse.Namespace) -> int:
     jsonl = settings.data_dir / "incidents.jsonl"
     sqlite_path = settings.data_dir / "incidents.db"
     (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    log = (settings.data_dir / "logs" / "demo-simulate.log").open("ab")
     conn = start_embedded(settings) if settings.broker is None else None
     servers = conn.servers if conn is not None else settings.broker or ()
     env = {
@@ -222,27 +215,16 @@ def run(args: argparse.Namespace) -> int:
     ioc = [sys.executable, "-m", "ioc"]
     try:
         say(f"broker     {';'.join(servers)}" + (" (embedded, in memory)" if conn else ""))
-        worker_log = (settings.data_dir / "logs" / "demo-worker.log").open("ab")
-        worker = subprocess.Popen(
-            [*ioc, "worker"], env=env, stdout=worker_log, stderr=subprocess.STDOUT
-        )
-        worker_log.close()  # the child has its own descriptor
-        procs.append(worker)
+        worker, worker_log = _spawn(settings, "worker", [*ioc, "worker"], env, procs)
         base = f"http://{settings.web_host}:{web_port}"
         _wait_healthy(worker, f"{base}/health", READY_TIMEOUT)
-        say(f"worker     pid {worker.pid}: {base}/metrics  {base}/health  (log: {worker_log.name})")
+        say(f"worker     pid {worker.pid}: {base}/metrics  {base}/health  (log: {worker_log})")
         say(f"incidents  {sqlite_path} (ioc incidents list), {jsonl}")
         console_port = _console_port(settings, args.console_port)
         token = _operator_token(settings)
-        console_log = (settings.data_dir / "logs" / "demo-console.log").open("ab")
-        console = subprocess.Popen(
-            [*ioc, "console", "--port", str(console_port)],
-            env=env,
-            stdout=console_log,
-            stderr=subprocess.STDOUT,
+        console, _ = _spawn(
+            settings, "console", [*ioc, "console", "--port", str(console_port)], env, procs
         )
-        console_log.close()
-        procs.append(console)
         shown = f"http://{settings.console_host}:{console_port}"
         _wait_healthy(console, f"{shown}/healthz", READY_TIMEOUT, "console")
         say(f"console    {shown}/#token={token}")
@@ -250,7 +232,9 @@ def run(args: argparse.Namespace) -> int:
         over_mqtt = _mqtt_stations(settings, env, procs)
         tail = subprocess.Popen([*ioc, "tail", "--lang", args.lang], env=env)
         procs.append(tail)
-        simulate = subprocess.Popen(
+        simulate, simulate_log = _spawn(
+            settings,
+            "simulate",
             [
                 *ioc,
                 "simulate",
@@ -263,12 +247,11 @@ def run(args: argparse.Namespace) -> int:
                 "-q",
                 *over_mqtt,
             ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            env,
+            procs,
         )
-        procs.append(simulate)
-        say(f"simulator  scenario {args.scenario} at {args.speed:g}× real time (log: {log.name})")
+        pace = f"{args.speed:g}× real time"
+        say(f"simulator  scenario {args.scenario} at {pace} (log: {simulate_log})")
         say("running; Ctrl-C stops everything")
         say("")
         say("Incidents as they open (MỚI), update, are acknowledged (ĐÃ NHẬN), escalate (⇧ tỉnh)")
@@ -280,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
                 if simulate.returncode == 0:
                     say("scenario finished; the worker keeps running (Ctrl-C stops everything)")
                 else:
-                    say(f"the simulator failed (code {simulate.returncode}); see {log.name}")
+                    say(f"the simulator failed (code {simulate.returncode}); see {simulate_log}")
             time.sleep(0.5)  # watching child processes; there is no event to await
     except KeyboardInterrupt:
         say("stopping…")
@@ -288,6 +271,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for proc in reversed(procs):
             _stop(proc)
-        log.close()
         if conn is not None:
             conn.close()

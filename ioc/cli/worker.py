@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ioc.broker import port_is_free
 from ioc.cli.common import (
     CommandError,
     connect,
@@ -14,6 +13,7 @@ from ioc.cli.common import (
     seed_group_offsets,
     settings_from,
 )
+from ioc.ports import port_is_free
 
 HELP = "run a stream-processing worker (Faust) with /metrics and /health"
 DESCRIPTION = """\

@@ -23,10 +23,10 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from ioc.broker import free_port
 from ioc.districts import DISTRICT_SLUGS
 from ioc.kafka_security import KafkaSecurity
-from tests.services.process import ServerProcess, ServiceError, accepts
+from ioc.ports import accepts, free_port
+from tests.services.process import ServerProcess, ServiceError
 
 ROOT = Path(__file__).resolve().parents[2]
 POM = ROOT / "scripts" / "kafka" / "pom.xml"
@@ -206,7 +206,11 @@ class KafkaCluster:
                 node.server.stop(timeout=5)
 
     def close(self) -> None:
-        self.stop()
+        """Kill the nodes and remove their files (a controlled shutdown takes seconds a node,
+        for data about to be thrown away)."""
+        for node in self.nodes:
+            if node.server is not None:
+                node.server.kill()
         with contextlib.suppress(OSError):
             shutil.rmtree(self.base)
 
@@ -304,6 +308,6 @@ class DeployedKafka:
 
     def close(self) -> None:
         if self.server is not None:
-            self.server.stop()
+            self.server.kill()  # its files go next
         with contextlib.suppress(OSError):
             shutil.rmtree(self.base)

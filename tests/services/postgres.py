@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from ioc.broker import free_port
+from ioc.ports import free_port
 from tests.services.process import ServerProcess, ServiceError, TemporaryServer, run_as
 
 SUPERUSER = "postgres"

@@ -7,7 +7,6 @@ import contextlib
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from ioc.children import end, spawn
+from ioc.ports import accepts
 
 
 class ServiceError(Exception):
@@ -120,14 +120,6 @@ class ServerProcess:
             self._log = None
 
 
-def accepts(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1.0).close()
-    except OSError:
-        return False
-    return True
-
-
 class TemporaryServer:
     """A server with its files in a temporary directory (`base`), run by one ServerProcess:
     stopped keeping its files (a restart finds them), closed removing them."""
@@ -147,7 +139,9 @@ class TemporaryServer:
         self.start()
 
     def close(self) -> None:
-        self.stop()
+        """Kill it and remove its files: what a clean shutdown would save is thrown away."""
+        if self._server is not None:
+            self._server.kill()
         with contextlib.suppress(OSError):
             shutil.rmtree(self.base)
 
