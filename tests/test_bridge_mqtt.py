@@ -16,9 +16,11 @@ import orjson
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
+from ioc.cli import main
+from ioc.ports import free_port
 from simulators.records import read_records
 from tests.bridges import BridgeProcess, paho_publish
-from tests.conftest import BrokerUnderTest, Kafka, on_both_brokers, wait_for
+from tests.conftest import BrokerUnderTest, Kafka, on_both_brokers
 from tests.services.mosquitto import MosquittoBroker
 
 pytestmark = [pytest.mark.integration, pytest.mark.mqtt]
@@ -110,12 +112,7 @@ def test_readings_device_values_and_fiware_messages_reach_their_topics(
         assert value["pm25"] == 41.5
         assert value["temperature_c"] == pytest.approx(25.0)
         assert _headers(env)["ioc-origin"].decode().endswith("/json/group-key/aq-0042/attrs")
-        wait_for(
-            lambda: bridge.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 2,
-            10,
-            "both acknowledged",
-            bridge.proc,
-        )
+        bridge.wait_metric("ioc_bridge_acknowledged_total", 2, 10, transport="mqtt")
         assert bridge.metric("ioc_bridge_forwarded_total", transport="mqtt") == 2
     finally:
         assert bridge.stop() == 0, bridge.log()
@@ -156,12 +153,7 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_counted(
         for category in by_category:
             assert bridge.metric("ioc_bridge_deadletters_total", reason=category) == 1
         # Dead-lettered is acknowledged: the broker does not send them again.
-        wait_for(
-            lambda: bridge.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 5,
-            10,
-            "the refusals acknowledged",
-            bridge.proc,
-        )
+        bridge.wait_metric("ioc_bridge_acknowledged_total", 5, 10, transport="mqtt")
         assert bridge.healthy()
     finally:
         assert bridge.stop() == 0, bridge.log()
@@ -211,12 +203,7 @@ def test_nothing_is_lost_when_the_bridge_is_killed_mid_stream(
     assert publisher.stdin is not None
     publisher.stdin.write(lines)
     publisher.stdin.close()
-    wait_for(
-        lambda: first.metric("ioc_bridge_acknowledged_total", transport="mqtt") >= 2000,
-        60,
-        "the first bridge to acknowledge 2000",
-        first.proc,
-    )
+    first.wait_metric("ioc_bridge_acknowledged_total", 2000, 60, transport="mqtt")
     first.kill()
     assert publisher.wait(timeout=120) == 0
     second = BridgeProcess(bridge_env, log, mosquitto.url, "t-kill").start()
@@ -278,16 +265,19 @@ def test_simulate_sends_the_stations_over_mqtt_and_the_rest_to_kafka(
         assert bridge.stop() == 0, bridge.log()
 
 
-def test_simulate_says_what_is_wrong_with_its_mqtt_options(bridge_env: dict[str, str]) -> None:
-    base = [*IOC, "simulate", "--scenario", "demo", "--fast", "--timeout", "2"]
+def test_simulate_says_what_is_wrong_with_its_mqtt_options_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No Kafka at all: the MQTT options are checked, and the MQTT broker reached, first.
+    monkeypatch.setenv("IOC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("IOC_BROKER", f"kafka://127.0.0.1:{free_port()}")
+    base = ["simulate", "--scenario", "demo", "--fast", "--timeout", "2"]
     for args, said in [
         (["--mqtt", "http://x"], "mqtt://HOST:PORT"),
         (["--mqtt", "mqtt://127.0.0.1:1", "--mqtt-kinds", "weather"], "--mqtt-kinds: weather"),
         (["--mqtt", "mqtt://127.0.0.1:1"], "MQTT broker mqtt://127.0.0.1:1 unreachable"),
     ]:
-        done = subprocess.run(
-            [*base, *args], env=bridge_env, capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode != 0
-        assert said in done.stderr
-        assert "Traceback" not in done.stderr
+        assert main([*base, *args]) != 0
+        err = capsys.readouterr().err
+        assert said in err
+        assert "Kafka" not in err

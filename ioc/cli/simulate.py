@@ -251,10 +251,11 @@ def _publish(
     args: argparse.Namespace, records: Iterator[Record], speed: float | None, sim: Simulation
 ) -> None:
     settings = settings_from(args)
-    conn = connect(settings, may_start=False)
-    create_topics(settings, conn.servers, administrator=False)
     with ExitStack() as stack:
+        # MQTT first: a wrong option or an unreachable MQTT broker is said before any work.
         elsewhere = _over_mqtt(args, settings, sim, stack) if args.mqtt else None
+        conn = connect(settings, may_start=False)
+        create_topics(settings, conn.servers, administrator=False)
         try:
             publish(
                 records,
