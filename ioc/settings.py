@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from ioc.durations import Duration
+from ioc.sinks.registry import SCHEMES as SINK_SCHEMES
 
 ENV_PREFIX = "IOC_"
 CONFIG_ENV = "IOC_CONFIG"
@@ -30,7 +31,6 @@ DEFAULT_CONFIG_PATHS = (Path("ioc.toml"),)
 LogLevel = Literal["debug", "info", "warning", "error"]
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
 SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
-SINK_SCHEMES = ("sqlite", "kafka", "file", "cap", "postgresql", "postgres", "https", "http")
 SEVERITIES = ("extreme", "severe", "moderate", "minor")
 
 

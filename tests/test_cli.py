@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ioc.cli import build_parser, main
+from ioc.cli import build_parser, command_in, main
 from tests.conftest import IOC
 
 
@@ -48,3 +48,30 @@ def test_unknown_command_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["frobnicate"])
     assert exc.value.code == 2
+
+
+def test_the_command_is_found_past_the_global_options() -> None:
+    assert command_in(["--config", "incidents", "tail", "-n"]) == "tail"
+    assert command_in(["--version"]) is None
+    assert command_in(["frobnicate", "list"]) is None
+    assert command_in(["incidents", "list"]) == "incidents"
+
+
+def test_a_command_loads_only_what_it_uses() -> None:
+    # Every `ioc` call paid for the worker's Faust, the console's FastAPI and every sink's
+    # client library: two seconds on a slow machine, before a one-line answer.
+    probe = (
+        "import sys\n"
+        "from ioc.cli import main\n"
+        "try:\n"
+        "    main(['incidents', 'list', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('loaded:', *(m for m in ('faust', 'fastapi', 'aiohttp', 'psycopg', 'paho')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [IOC[0], "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "usage: ioc incidents list" in done.stdout
+    assert done.stdout.splitlines()[-1] == "loaded:"

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ioc import __version__
-from ioc.cli import (
-    aqi,
-    bridge,
-    broker,
-    config,
-    console,
-    demo,
-    devices,
-    incidents,
-    record,
-    replay,
-    rules,
-    schema,
-    simulate,
-    subscribe,
-    tail,
-    tokens,
-    topics,
-    worker,
-    zones,
-)
 from ioc.cli.common import CommandError
 from ioc.settings import SettingsError
 
@@ -57,30 +37,33 @@ Examples:
   curl -s localhost:6066/metrics  the worker's Prometheus metrics (also /health)
 """
 
+# One module per command, in the order `ioc --help` lists them. A command imports only its
+# own module: `ioc incidents list` does not load the worker's Faust or the console's FastAPI.
 COMMANDS = (
-    demo,
-    broker,
-    worker,
-    tail,
-    incidents,
-    console,
-    tokens,
-    bridge,
-    devices,
-    subscribe,
-    simulate,
-    record,
-    replay,
-    rules,
-    zones,
-    aqi,
-    schema,
-    config,
-    topics,
+    "demo",
+    "broker",
+    "worker",
+    "tail",
+    "incidents",
+    "console",
+    "tokens",
+    "bridge",
+    "devices",
+    "subscribe",
+    "simulate",
+    "record",
+    "replay",
+    "rules",
+    "zones",
+    "aqi",
+    "schema",
+    "config",
+    "topics",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with `only` one command's (all that parsing its arguments needs)."""
     parser = argparse.ArgumentParser(
         prog="ioc",
         description=DESCRIPTION,
@@ -95,13 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="TOML settings file (default: $IOC_CONFIG, else ./ioc.toml if present)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for module in COMMANDS:
-        module.register(sub)
+    for name in COMMANDS if only is None else (only,):
+        importlib.import_module(f"ioc.cli.{name}").register(sub)
     return parser
 
 
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command named in `argv` (its first word that is not an option of `ioc` itself)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_in(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -21,7 +21,7 @@ from ioc.schemas.alerts import Severity
 from ioc.schemas.commands import Command
 from ioc.schemas.common import utcnow
 from ioc.settings import Settings
-from ioc.sinks import sinks_from_urls
+from ioc.sinks.registry import SinkContext, sinks_from_urls
 from ioc.sinks.webhook import Parked
 from ioc.streams import faust_patches
 from ioc.streams.changelog import ChangelogTable
@@ -153,10 +153,7 @@ def _add_incidents(
 
     sinks = sinks_from_urls(
         settings.sinks,
-        data_dir=settings.data_dir,
-        servers=servers,
-        topic_prefix=settings.topic_prefix,
-        park=park,
+        SinkContext(settings.data_dir, servers, settings.topic_prefix, park),
     )
     retry = WebhookRetryStage(park, outputs, metrics)
 
