@@ -1,1 +1,2 @@
-"""Benchmarks, run by hand (`make bench`); results go to bench/results/ and the README."""
+"""Benchmarks, run by hand (`make bench`); results go to bench/results/, the latest figures
+to docs/performance.md."""

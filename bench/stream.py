@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 warmup=len(plays[0]),
             )
     add_ratios(result)
-    # A quick run never replaces the full run of the day (the one the README quotes).
+    # A quick run never replaces the full run of the day (the one docs/performance.md quotes).
     kind = "" if result["broker"] == "embedded" else f"-{result['broker']}"
     path = write_result(f"stream{kind}{'-quick' if args.quick else ''}", result)
     print(table(result))

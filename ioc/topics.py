@@ -1,4 +1,4 @@
-"""The topics ioc owns, with their partition counts and cleanup policies (README: Topics).
+"""The topics ioc owns, with their partition counts and cleanup policies (docs/architecture.md).
 
 One list serves the embedded broker, `ioc topics`, the worker and the deployment's topic-init
 job, so that they never disagree.

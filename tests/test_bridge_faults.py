@@ -136,7 +136,7 @@ def test_a_mosquitto_restart_mid_stream_loses_nothing(
     tmp_path: Path,
 ) -> None:
     # A plain subscription: Mosquitto does not keep a shared one across its restart, and
-    # routes what devices send before the bridges subscribe again to nobody (README).
+    # routes what devices send before the bridges subscribe again to nobody (docs/devices.md).
     env = env_for(ioc_env, apache_kafka.bootstrap, tmp_path, IOC_MQTT_GROUP="")
     kafka = Kafka(apache_kafka.bootstrap)
     total = 4000

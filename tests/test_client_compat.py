@@ -1,7 +1,8 @@
-"""Which Kafka clients a district IOC can read its feed with, on each broker: the table in the
-README ("Kafka clients") comes from these tests. Each client reads, from the beginning of a
-topic and without a consumer group, what aiokafka produced; where a client is known not to
-work with a broker, the test asserts the failure it shows, so that a fix is noticed."""
+"""Which Kafka clients a district IOC can read its feed with, on each broker: the table in
+docs/development.md ("Kafka clients") comes from these tests. Each client reads, from the
+beginning of a topic and without a consumer group, what aiokafka produced; where a client is
+known not to work with a broker, the test asserts the failure it shows, so that a fix is
+noticed."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def test_kcat_reads_the_feed_on_apache_kafka_only(any_broker: BrokerUnderTest, t
     done = kcat("-b", any_broker.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q")
     if any_broker.kind == "tansu":
         # librdkafka before 2.2.0 (Debian 12's kcat has 2.0.2) misreads the tagged fields at
-        # the end of Tansu's ApiVersions v3 answer; see the README.
+        # the end of Tansu's ApiVersions v3 answer; see docs/development.md.
         assert done.returncode != 0
         assert "Failed to query metadata" in done.stderr, done.stderr
         return
@@ -150,7 +151,7 @@ def test_kafkas_java_console_consumer_reads_the_feed(
 def test_kafkas_java_console_consumer_needs_two_settings_on_the_embedded_broker(
     any_broker: BrokerUnderTest, topic: str, kafka_home: Path
 ) -> None:
-    # The difference the README documents: with its defaults the client reads nothing.
+    # The difference docs/development.md documents: with its defaults the client reads nothing.
     assert any_broker.kind == "tansu"
     done = _java_console_consumer(kafka_home, any_broker.bootstrap, topic, 8000)
     assert "Processed a total of 0 messages" in done.stderr, done.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""What every bridge counts (README: Device integrators), on its own registry so that a
+"""What every bridge counts (docs/devices.md), on its own registry so that a
 process serving both bridges, or a test running several, never registers a name twice."""
 
 from __future__ import annotations

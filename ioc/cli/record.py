@@ -38,7 +38,8 @@ Examples:
   ioc record --follow --out live.jsonl                everything so far, then live until Ctrl-C
   ioc record --topics sensors.camera --out - | head   to stdout
 
-The file format is described in README.md ("Record and replay"); `ioc replay FILE` plays it.
+The file format is described in docs/simulators.md ("Record and replay"); `ioc replay FILE`
+plays it.
 """
 
 

@@ -64,7 +64,7 @@ Examples:
   ioc replay storm.jsonl --max --shift-to 2026-11-22T13:00:00+07:00   at once, yesterday
   ioc simulate --scenario demo --fast --out - | ioc replay - --max --topic-prefix test.
 
-The file format is described in README.md ("Record and replay").
+The file format is described in docs/simulators.md ("Record and replay").
 """
 
 

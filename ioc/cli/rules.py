@@ -30,7 +30,7 @@ OFFLINE_NOW = datetime(9999, 1, 1, tzinfo=UTC)
 
 HELP = "check rule files, test them on recorded readings, load them into running workers"
 DESCRIPTION = """\
-Alert rules are YAML files written by analysts (see README, "Alert rules"). Each rule watches
+Alert rules are YAML files written by analysts (see docs/rules.md). Each rule watches
 readings — a threshold, a time window, a geofence, a silent sensor, a rate of change — or
 other rules' alerts (correlation), and raises alerts with a severity and CAP category.
 

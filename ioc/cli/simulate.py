@@ -57,7 +57,7 @@ Examples:
 
 --start now: live pacing starts the scenario now; with --fast it ends now instead (event
 times in the future are refused by the pipeline). The output file is a recording, as
-`ioc record` writes and `ioc replay` plays (see README, "Record and replay").
+`ioc record` writes and `ioc replay` plays (see docs/simulators.md).
 """
 
 

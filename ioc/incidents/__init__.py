@@ -1,1 +1,1 @@
-"""Incidents: what operators act on, built from alerts (README: Incidents, sinks and feeds)."""
+"""Incidents: what operators act on, built from alerts (docs/sinks-and-feeds.md)."""

@@ -1,5 +1,6 @@
-"""The life of an incident (README: Incidents), pure: alerts and operator commands in, new incident
-versions out. No Kafka and no clock of its own: the stage passes `now`, so tests replay it.
+"""The life of an incident (docs/sinks-and-feeds.md), pure: alerts and operator commands in,
+new incident versions out. No Kafka and no clock of its own: the stage passes `now`, so tests
+replay it.
 
 One incident at a time per rule and subject (a sensor, a track, a place). A firing alert opens
 it, or updates it while it is open; a resolved alert closes it (`auto_resolved`); a firing

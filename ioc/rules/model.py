@@ -1,4 +1,4 @@
-"""Rule files: the data analysts write (README: Alert rules), validated before anything runs.
+"""Rule files: the data analysts write (docs/rules.md), validated before anything runs.
 
 A rule file is YAML: a list of rules, or `{name: …, rules: [...]}`. Every rule has an `id`,
 a bilingual `title`, `when` filters, a `severity` and CAP `category`, and optionally `for`
@@ -14,7 +14,7 @@ resolves itself). What a rule watches depends on its `type`:
 - correlation     `rules`, `count`, `within`, `radius_m`: alerts of other rules close together
 
 `type` may be left out where the keys say it: `window` → window, `field` + `condition` →
-threshold (the README's examples are written that way).
+threshold (docs/rules.md's examples are written that way).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Alerts: one per rule firing (README: Alert rules), with the provenance an operator needs."""
+"""Alerts: one per rule firing (docs/rules.md), with the provenance an operator needs."""
 
 from __future__ import annotations
 

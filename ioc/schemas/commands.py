@@ -1,4 +1,4 @@
-"""Operator actions on incidents, as events on `ioc.commands` (README: Incidents).
+"""Operator actions on incidents, as events on `ioc.commands` (docs/sinks-and-feeds.md).
 
 Commands are keyed like alerts (`rule_id|subject`), so that they reach the partition, and the
 worker, that holds the incident. `sla_check` is the worker's own clock tick: it asks the

@@ -1,4 +1,4 @@
-"""The dead-letter record: what was refused, why, and where it came from (README: Topics)."""
+"""The dead-letter record: what was refused, why, and where it came from (docs/architecture.md)."""
 
 from __future__ import annotations
 

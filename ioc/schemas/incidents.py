@@ -1,4 +1,4 @@
-"""Incidents: alerts grouped into something an operator acts on (README: Incidents)."""
+"""Incidents: alerts grouped into something an operator acts on (docs/sinks-and-feeds.md)."""
 
 from __future__ import annotations
 

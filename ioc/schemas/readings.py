@@ -1,4 +1,4 @@
-"""Sensor readings (README: Readings): a union discriminated on `kind`, and gateway batches.
+"""Sensor readings (docs/architecture.md): a union discriminated on `kind`, and gateway batches.
 
 Field names follow FIWARE Smart Data Models where one exists (AirQualityObserved: pm25, pm10…).
 Bounds are physical impossibility, not plausibility: a PM2.5 of 1 500 µg/m³ is possible in a
