@@ -11,6 +11,7 @@ import pytest
 
 from ioc.geo import ZoneIndex, default_zones, parse_zones
 from ioc.geo.distance import offset_m
+from ioc.rules.duplicates import DEPTH, entry_of, repeated
 from ioc.rules.engine import Engine, EngineState
 from ioc.rules.loader import RuleError, default_rules, parse_rules
 from ioc.rules.offline import run
@@ -873,6 +874,35 @@ def test_a_reading_of_the_same_time_with_other_values_is_a_correction_and_applie
     state, _ = feed(engine, [env(1, pm25=5), env(1, "aq-2", pm25=5)])
     assert state is not None
     assert "duplicates" not in state["counters"]
+
+
+def test_a_redelivered_block_oldest_first_does_not_push_the_recent_readings_out() -> None:
+    """A killed bridge gets back, oldest first, every message it had not acknowledged: for a
+    sensor, many readings. The old copies (late for the windows) must not evict the recent
+    ones, whose copies a window would take again."""
+    engine = rules(TUMBLING.format(agg="count", grace="0s", cond=">= 11") + TITLE)
+    sent = [env(minute, pm25=minute) for minute in range(40)]  # ten in each window
+    state, _ = engine.evaluate(None, sent)
+    state, alerts = engine.evaluate(state, sent)  # all of them again, oldest first
+    assert state["counters"]["duplicates"] >= DEPTH
+    # [0, 10) … [30, 40): the copies the windows still take were recognised, none counted.
+    state, alerts = engine.evaluate(state, [env(50, pm25=1)])
+    assert alerts == []
+    # And the newest DEPTH readings are what is kept, in time order.
+    kept = state["recent"][sent[0].reading.sensor_id]
+    assert kept == "".join(entry_of(r.reading) for r in sent[-DEPTH + 1 :]) + entry_of(
+        env(50, pm25=1).reading
+    )
+
+
+def test_a_late_reading_is_remembered_in_its_place_in_time() -> None:
+    seen: dict[str, str] = {}
+    readings = [env(m, pm25=m).reading for m in (1, 3, 2, 5, 4)]
+    assert [repeated(seen, r) for r in readings] == [False] * 5
+    assert seen[readings[0].sensor_id] == "".join(
+        entry_of(r) for r in sorted(readings, key=lambda r: r.ts)
+    )
+    assert all(repeated(seen, r) for r in readings)
 
 
 @pytest.mark.parametrize("seed", range(2))

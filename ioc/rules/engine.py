@@ -145,9 +145,10 @@ class Engine:
         ctx = Context(self, self.adopt(state) if state is not None else self.adopt(new_state()))
         current = ctx.state
         handlers = self.on_reading
-        seen: dict[str, str] | None = current.get("seen")
+        seen: dict[str, str] | None = current.get("recent")
         if seen is None:
-            seen = current["seen"] = {}
+            seen = current["recent"] = {}
+            current.pop("seen", None)  # the earlier form, its entries without their time
         for placed in readings:
             reading = placed.reading
             t = reading.ts.timestamp()
