@@ -8,7 +8,9 @@ MQTT: a Mosquitto of its own (the Debian binary) and QoS 1 throughout. The messa
 queued first for a persistent session that is offline, then the reader connects and drains
 them, so the publisher's speed is not what is measured:
 - raw: a plain paho subscriber (automatic acknowledgements, nothing done with a message):
-  what this broker and client library can deliver here;
+  what this broker and client library can deliver here; raw_buffered: the same with the
+  bridge's paho client (ioc.bridge.paho_reads, which reads its socket in chunks);
+  mosquitto_sub: Mosquitto's C client, what the broker itself can deliver;
 - bridge: `ioc bridge mqtt` (its own process), each message produced to Kafka with acks=all
   and acknowledged to MQTT only after Kafka's answer; timed from its first message received
   to the last acknowledged (its /metrics, read ten times a second). "bridge ÷ raw" is the
@@ -44,6 +46,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.common import write_result
 from bench.stream import running_broker
 from ioc.bridge.mosquitto import mosquitto_binary
+from ioc.bridge.paho_reads import BufferedClient
 from tests.bridges import BridgeProcess
 from tests.services.mosquitto import MosquittoBroker
 
@@ -109,7 +112,7 @@ def publish(broker: MosquittoBroker, messages: int) -> None:
     pub.loop_stop()
 
 
-def raw_drain(broker: MosquittoBroker, messages: int) -> float:
+def raw_drain(broker: MosquittoBroker, messages: int, client_class: Any = paho.Client) -> float:
     session = f"bench-raw-{time.monotonic_ns()}"
     queue_for(broker, session, TOPIC, messages)
     got = 0
@@ -124,7 +127,7 @@ def raw_drain(broker: MosquittoBroker, messages: int) -> float:
         if got >= messages:
             done.set()
 
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=session, clean_session=False)
+    client = client_class(CallbackAPIVersion.VERSION2, client_id=session, clean_session=False)
     client.on_message = on_message
     client.connect(broker.host, broker.port)
     client.loop_start()
@@ -134,6 +137,21 @@ def raw_drain(broker: MosquittoBroker, messages: int) -> float:
     client.disconnect()
     client.loop_stop()
     return seconds
+
+
+def mosquitto_sub_drain(broker: MosquittoBroker, messages: int) -> float | None:
+    """The same drain by Mosquitto's own C client: what the broker delivers to a client
+    that costs next to nothing (timed with its connection, a few milliseconds)."""
+    program = shutil.which("mosquitto_sub")
+    if program is None:
+        return None
+    session = f"bench-sub-{time.monotonic_ns()}"
+    queue_for(broker, session, TOPIC, messages)
+    command = [program, "-h", broker.host, "-p", str(broker.port), "-i", session, "-c"]
+    command += ["-q", "1", "-t", TOPIC, "-C", str(messages)]
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True, timeout=300)
+    return time.perf_counter() - started
 
 
 def metrics(url: str) -> dict[str, Any]:
@@ -270,13 +288,24 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print(f"MQTT: {args.messages:,} QoS 1 messages, raw subscriber ...")
             raw = raw_drain(broker, args.messages)
+            print("MQTT: the same through the bridge's buffered paho client, and mosquitto_sub ...")
+            buffered = raw_drain(broker, args.messages, BufferedClient)
+            in_c = mosquitto_sub_drain(broker, args.messages)
             print("MQTT: the bridge ...")
             bridged = bridge_drain(broker, env, args.messages, base / "mqtt.log")
             result["mqtt"] = {
                 "raw": {"seconds": round(raw, 2), "msg_per_s": round(args.messages / raw)},
+                "raw_buffered": {
+                    "seconds": round(buffered, 2),
+                    "msg_per_s": round(args.messages / buffered),
+                },
+                "mosquitto_sub": None
+                if in_c is None
+                else {"seconds": round(in_c, 2), "msg_per_s": round(args.messages / in_c)},
                 "bridge": {**bridged, "msg_per_s": round(args.messages / bridged["seconds"])},
             }
             result["mqtt"]["bridge"]["to_raw"] = round(raw / bridged["seconds"], 3)
+            result["mqtt"]["bridge"]["to_raw_buffered"] = round(buffered / bridged["seconds"], 3)
             if shutil.which("wrk"):
                 print(f"HTTP: wrk, {args.http_seconds} s each ...")
                 result["http"] = http_run(env, args.http_seconds, base)

@@ -1,8 +1,9 @@
 """`ioc bridge mqtt`: MQTT → Kafka, acknowledging each message only once Kafka has it.
 
 paho-mqtt 2 is the client: it is the only Python client that lets the application send the
-PUBACK itself (`manual_ack`), and it reconnects with backoff on its own. Its network loop
-runs in a thread; Kafka's answers arrive on kafka-python's sender thread, which acknowledges.
+PUBACK itself (`manual_ack`), and it reconnects with backoff on its own; it reads its socket
+through `ioc.bridge.paho_reads`. Its network loop runs in a thread; Kafka's answers arrive on
+the forwarder's delivery-report thread, which acknowledges.
 
 - **Persistent session**: a fixed client id and no clean start (MQTT 5: a session that
   outlives the connection). What was received and not acknowledged when the bridge died is
@@ -35,6 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.bridge.forward import Forwarder, Origin, now
 from ioc.bridge.metrics import BridgeMetrics
+from ioc.bridge.paho_reads import BufferedClient
 from ioc.bridge.routing import Routed, Router, Template
 
 log = logging.getLogger("ioc.bridge.mqtt")
@@ -101,6 +103,10 @@ class MqttBridge:
         self.router = router
         self.forwarder = forwarder
         self.metrics = metrics
+        # Each message counts three times: the labelled children once, not a lookup each.
+        self._received = metrics.received.labels("mqtt")
+        self._forwarded = metrics.forwarded.labels("mqtt")
+        self._acknowledged = metrics.acknowledged.labels("mqtt")
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._slots = threading.BoundedSemaphore(options.receive_maximum)
@@ -113,7 +119,7 @@ class MqttBridge:
 
     def _client(self) -> paho.Client:
         v5 = self.options.protocol == "5"
-        client = paho.Client(
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.options.client_id,
             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
@@ -206,7 +212,7 @@ class MqttBridge:
             log.warning("lost the MQTT broker %s (%s); reconnecting", self.options.url, reason)
 
     def _on_message(self, client: paho.Client, _: Any, message: paho.MQTTMessage) -> None:
-        self.metrics.received.labels("mqtt").inc()
+        self._received.inc()
         # Room for one more in flight; with MQTT 5 the broker never sends past the bound.
         self._slots.acquire()
         try:
@@ -225,10 +231,10 @@ class MqttBridge:
                 self._resend_wanted.set()
                 return
             if isinstance(routed, Routed):
-                self.metrics.forwarded.labels("mqtt").inc()
+                self._forwarded.inc()
             if qos > 0:
                 client.ack(mid, qos)
-            self.metrics.acknowledged.labels("mqtt").inc()
+            self._acknowledged.inc()
 
         if isinstance(routed, Routed):
             self.forwarder.forward(routed, origin, done)
