@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -47,10 +48,22 @@ def _stop(proc: subprocess.Popen[Any], sig: int = signal.SIGINT, timeout: float 
 def test_worker_serves_metrics_and_health_and_stops_on_ctrl_c(
     ioc_env: dict[str, str], tmp_path: Path
 ) -> None:
+    # --web-port 0: a free port, which the worker says (Faust alone fails on 0).
     log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen([*IOC, "worker"], env=ioc_env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{ioc_env['IOC_WEB_PORT']}"
+    proc = subprocess.Popen(
+        [*IOC, "worker", "--web-port", "0"], env=ioc_env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
+        said = wait_for(
+            lambda: re.search(
+                r"worker web server (http://\S+) ", (tmp_path / "worker.log").read_text()
+            ),
+            60,
+            "the worker to say its web server's address",
+            proc,
+        )
+        base = said[1]
+        assert base != f"http://127.0.0.1:{ioc_env['IOC_WEB_PORT']}"
         wait_for(lambda: _get(f"{base}/health/live")[0] == 200, 60, "the web server", proc)
         status, _, body = wait_for(
             lambda: (r := _get(f"{base}/health"))[0] == 200 and r, 60, "readiness", proc

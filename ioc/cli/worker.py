@@ -10,10 +10,11 @@ from ioc.cli.common import (
     connect,
     create_topics,
     ensure_data_dir,
+    say,
     seed_group_offsets,
     settings_from,
 )
-from ioc.ports import port_is_free
+from ioc.ports import free_port, port_is_free
 
 HELP = "run a stream-processing worker (Faust) with /metrics and /health"
 DESCRIPTION = """\
@@ -46,7 +47,9 @@ def register(sub: Any) -> None:
             "  IOC_BROKER=kafka://kafka-1:9092;kafka://kafka-2:9092 ioc worker --web-port 6067"
         ),
     )
-    p.add_argument("--web-port", type=int, metavar="P", help="port of /metrics and /health")
+    p.add_argument(
+        "--web-port", type=int, metavar="P", help="port of /metrics and /health (0: a free one)"
+    )
     p.add_argument("--web-host", metavar="ADDR", help="address the web server binds")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
     p.set_defaults(run=run)
@@ -61,11 +64,16 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(
         args, web_port=args.web_port, web_host=args.web_host, log_level=args.log_level
     )
-    if settings.web_port and not port_is_free(settings.web_host, settings.web_port):
+    if settings.web_port == 0:
+        # Faust takes 0 literally and fails on it later: choose the free port here.
+        settings = settings.model_copy(update={"web_port": free_port(settings.web_host)})
+    elif not port_is_free(settings.web_host, settings.web_port):
         raise CommandError(
             f"web port {settings.web_port} on {settings.web_host} is in use "
             "(another worker?); choose one with --web-port or IOC_WEB_PORT"
         )
+    shown = f"http://{settings.web_host}:{settings.web_port}"
+    say(f"worker web server {shown} (/metrics, /health)")
     ensure_data_dir(settings)
     conn = connect(settings, may_start=True)
     try:
