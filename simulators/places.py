@@ -178,10 +178,6 @@ def road(road_id: str) -> Road:
     raise KeyError(road_id)
 
 
-def towns_in(area: str) -> list[Town]:
-    return [t for t in TOWNS if t.area == area]
-
-
 __all__ = ["ROADS", "TOWNS", "Road", "Town", "distance_m", "nearest_town", "offset_m", "road"]
 
 

@@ -23,7 +23,7 @@ import base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -94,26 +94,12 @@ class Record:
         )
 
 
-def write_records(records: Iterable[Record], out: IO[bytes]) -> int:
-    count = 0
-    for record in records:
-        out.write(record.to_line())
-        count += 1
-    return count
-
-
 def read_records(path: Path) -> Iterator[Record]:
     """Every record of a recording file, in order; blank lines are skipped."""
     with path.open("rb") as lines:
         for number, line in enumerate(lines, 1):
             if line.strip():
                 yield Record.from_line(line, f"{path}:{number}")
-
-
-def count_records(path: Path) -> int:
-    """Lines holding a record, for progress bars: cheap, it does not parse them."""
-    with path.open("rb") as lines:
-        return sum(1 for line in lines if line.strip())
 
 
 def parse_lines(lines: Iterable[bytes], name: str) -> Iterator[Record]:

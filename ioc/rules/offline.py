@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from ioc.geo import ZoneIndex, ZoneSet
 from ioc.rules.engine import Engine, EngineState
@@ -15,14 +14,6 @@ from ioc.schemas.alerts import Alert
 from ioc.schemas.readings import AnyReading
 
 BATCH = 2000
-
-
-@dataclass(slots=True)
-class OfflineRun:
-    readings: int = 0
-    rejected: int = 0
-    alerts: list[Alert] = field(default_factory=list)
-    state: EngineState | None = None
 
 
 def place(

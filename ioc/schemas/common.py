@@ -27,7 +27,6 @@ Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
 # Vietnamese plates: "49A-123.45", "51F12345"; cameras may add spaces.
 Plate = Annotated[str, Field(min_length=4, max_length=16, pattern=r"^[0-9A-Z][0-9A-Z.\- ]+$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(max_length=2000)]
 
 
 class Strict(BaseModel):
