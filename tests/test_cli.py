@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,14 @@ def test_a_command_loads_only_what_it_uses() -> None:
     )
     assert "usage: ioc incidents list" in done.stdout
     assert done.stdout.splitlines()[-1] == "loaded:"
+
+
+def test_demo_of_a_scenario_that_does_not_exist_fails_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IOC_DATA_DIR", str(tmp_path / "data"))
+    assert main(["demo", "--scenario", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "ioc demo: error:" in err
+    assert "nope" in err
+    assert not (tmp_path / "data").exists()  # no broker, no logs, no store

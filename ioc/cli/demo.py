@@ -188,6 +188,7 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    start = _past_start(args.scenario)  # a scenario that does not load fails before anything starts
     if settings.broker is not None:
         say(f"ioc demo: using the broker at {settings.broker_url}")
     web_port = args.web_port or free_port(settings.web_host)
@@ -243,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
                 "--speed",
                 f"{args.speed:g}",
                 "--start",
-                _past_start(args.scenario),
+                start,
                 "-q",
                 *over_mqtt,
             ],
