@@ -9,12 +9,17 @@ with the ring closed. CAP times carry a numeric offset (never "Z"): local time, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 from ioc.districts import DISTRICT_SLUGS, district
 from ioc.geo.schedule import LOCAL_ZONE
 from ioc.schemas.incidents import Incident, PolygonGeometry
+
+if TYPE_CHECKING:
+    from ioc.geo.zones import ZoneSet
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 POINT_RADIUS_KM = 0.5
@@ -59,16 +64,33 @@ def msg_type(incident: Incident) -> str:
     return "Cancel" if incident.status in CLOSED else "Update"
 
 
-def _area_desc(incident: Incident, lang: str) -> str:
+# A zone's names by its id: Vietnamese, and English when the zone file gives one.
+ZoneNames = Mapping[str, tuple[str, str | None]]
+
+
+def zone_names(zone_set: ZoneSet) -> dict[str, tuple[str, str | None]]:
+    return {zone.id: (zone.name, zone.name_en) for zone in zone_set.zones}
+
+
+def _area_desc(incident: Incident, lang: str, names: ZoneNames) -> str:
     if incident.district in DISTRICT_SLUGS:
         d = district(incident.district)
         name = d.name_vi if lang == "vi" else d.name_en
     else:
         name = "Lâm Đồng"
-    return f"{name}: {', '.join(incident.zones)}" if incident.zones else name
+    if not incident.zones:
+        return name
+
+    def named(zone_id: str) -> str:
+        # A zone the current set no longer has keeps its id: better than nothing.
+        vi, en = names.get(zone_id, (zone_id, None))
+        return (en or vi) if lang == "en" else vi
+
+    return f"{name}: {', '.join(map(named, incident.zones))}"
 
 
-def to_cap(incident: Incident, sender: str = SENDER) -> bytes:
+def to_cap(incident: Incident, sender: str = SENDER, names: ZoneNames | None = None) -> bytes:
+    """`names`: the zones' names (areaDesc names them; without, by their ids)."""
     ET.register_namespace("", CAP_NS)
     alert = ET.Element(f"{{{CAP_NS}}}alert")
 
@@ -137,15 +159,15 @@ def to_cap(incident: Incident, sender: str = SENDER) -> bytes:
         parameter.text = None
         add(parameter, "valueName", "ioc:rule")
         add(parameter, "value", incident.rule_id)
-        _area(info, incident, lang)
+        _area(info, incident, lang, names or {})
     ET.indent(alert)
     out: bytes = ET.tostring(alert, encoding="utf-8", xml_declaration=True)
     return out
 
 
-def _area(info: ET.Element, incident: Incident, lang: str) -> None:
+def _area(info: ET.Element, incident: Incident, lang: str, names: ZoneNames) -> None:
     area = ET.SubElement(info, f"{{{CAP_NS}}}area")
-    ET.SubElement(area, f"{{{CAP_NS}}}areaDesc").text = _area_desc(incident, lang)
+    ET.SubElement(area, f"{{{CAP_NS}}}areaDesc").text = _area_desc(incident, lang, names)
     location = incident.location
     if isinstance(location, PolygonGeometry):
         ring = list(location.coordinates[0])

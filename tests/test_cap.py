@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ioc.cap import CAP_NS, to_cap
+from ioc.cap import CAP_NS, to_cap, zone_names
+from ioc.geo import default_zones
 from ioc.schemas.incidents import Incident, PolygonGeometry
 from ioc.sinks.capfeed import CapFeedSink
 from tests.test_sinks import versions
@@ -62,6 +63,18 @@ def test_two_languages_and_a_circle_in_lat_lon_order(schema: etree.XMLSchema) ->
     assert text(document, "cap:info/cap:area/cap:areaDesc") == ["Đà Lạt", "Da Lat"]
     # The incident is at GeoJSON [108.44, 11.94]: CAP says lat first.
     assert text(document, "cap:info/cap:area/cap:circle") == ["11.94,108.44 0.5"] * 2
+
+
+def test_the_area_names_its_zones_as_the_zone_set_names_them(schema: etree.XMLSchema) -> None:
+    zone_set = default_zones()
+    zone = next(z for z in zone_set.zones if z.district == "da-lat" and z.name_en)
+    incident = versions()[0].model_copy(update={"zones": [zone.id, "gone-since"]})
+    document = etree.fromstring(to_cap(incident, names=zone_names(zone_set)))
+    schema.assertValid(document)
+    assert text(document, "cap:info/cap:area/cap:areaDesc") == [
+        f"Đà Lạt: {zone.name}, gone-since",  # a zone the set no longer has keeps its id
+        f"Da Lat: {zone.name_en}, gone-since",
+    ]
 
 
 def test_a_polygon_is_written_lat_lon_with_its_ring_closed(schema: etree.XMLSchema) -> None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ioc import kafka_security
 from ioc.admin import BrokerUnavailable, may_describe, wait_until_ready
-from ioc.cap import to_cap
+from ioc.cap import to_cap, zone_names
 from ioc.cli.common import CommandError, connect, settings_from
 from ioc.districts import DISTRICT_SLUGS
 from ioc.schemas.incidents import Incident
@@ -74,6 +74,11 @@ def _at_end(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    names = {}
+    if args.format == "cap":
+        from ioc.geo import default_zones, load_zones
+
+        names = zone_names(load_zones(settings.zones) if settings.zones else default_zones())
     conn = connect(settings, may_start=False)
     topic = settings.topic(district_incidents(args.district))
     group = args.group or f"ioc-subscribe-{args.district}"
@@ -130,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                         continue
                     seen.add((incident.incident_id, incident.version))
                     if args.format == "cap":
-                        sys.stdout.write(to_cap(incident).decode() + "\n")
+                        sys.stdout.write(to_cap(incident, names=names).decode() + "\n")
                     else:
                         sys.stdout.write(incident.model_dump_json() + "\n")
                     sys.stdout.flush()

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
 
+from ioc.cap import ZoneNames
+from ioc.cap import zone_names as names_of
 from ioc.console.auth import Authenticator
 from ioc.console.database import Database, database_for, store_url
 from ioc.console.incident_reader import IncidentReader
@@ -38,6 +40,10 @@ class Console:
     zones: ZoneSet
     clock: Callable[[], datetime] = utcnow
     producer: AIOKafkaProducer | None = field(default=None)
+
+    @property
+    def zone_names(self) -> ZoneNames:
+        return names_of(self.zones)
 
     @classmethod
     def from_settings(cls, settings: Settings, servers: Sequence[str]) -> Console:

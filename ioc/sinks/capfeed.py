@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ioc.cap import identifier, to_cap
+from ioc.cap import ZoneNames, identifier, to_cap
 from ioc.schemas.incidents import Incident
 from ioc.sinks.base import SinkError, absolute_path
 
@@ -19,8 +19,9 @@ def path_from_url(url: str) -> Path:
 
 
 class CapFeedSink:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, names: ZoneNames | None = None) -> None:
         self.directory = directory
+        self.names = names or {}
         self.name = f"cap://{directory}"
 
     async def start(self) -> None:
@@ -36,7 +37,7 @@ class CapFeedSink:
                 continue
             temporary = final.with_suffix(".xml.tmp")
             with temporary.open("wb") as fh:
-                fh.write(to_cap(incident))
+                fh.write(to_cap(incident, names=self.names))
                 fh.flush()
                 os.fsync(fh.fileno())
             temporary.replace(final)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ioc.cap import ZoneNames
     from ioc.sinks.base import Sink
     from ioc.sinks.webhook import Park
 
@@ -25,6 +26,7 @@ class SinkContext:
     servers: Sequence[str]
     topic_prefix: str = ""
     park: Park | None = None  # where webhook deliveries wait for their retry
+    zone_names: ZoneNames | None = None  # for the CAP feed's area descriptions
 
 
 def _sqlite(url: str, ctx: SinkContext) -> Sink:
@@ -42,7 +44,7 @@ def _jsonl(url: str, ctx: SinkContext) -> Sink:
 def _cap(url: str, ctx: SinkContext) -> Sink:
     from ioc.sinks.capfeed import CapFeedSink, path_from_url
 
-    return CapFeedSink(path_from_url(url))
+    return CapFeedSink(path_from_url(url), ctx.zone_names)
 
 
 def _webhook(url: str, ctx: SinkContext) -> Sink:

@@ -13,6 +13,7 @@ import faust
 from prometheus_client import CollectorRegistry, Info
 
 from ioc import __version__
+from ioc.cap import ZoneNames, zone_names
 from ioc.geo import ZoneIndex, default_zones, load_zones
 from ioc.incidents.lifecycle import Policy
 from ioc.kafka_security import KafkaSecurity
@@ -115,6 +116,7 @@ def _add_incidents(
     servers: Sequence[str],
     metrics: Metrics,
     outputs: Outputs,
+    names: ZoneNames,
 ) -> None:
     # Settings validated the keys as severities.
     ack_sla = cast(dict[Severity, timedelta], dict(settings.ack_sla))
@@ -153,7 +155,7 @@ def _add_incidents(
 
     sinks = sinks_from_urls(
         settings.sinks,
-        SinkContext(settings.data_dir, servers, settings.topic_prefix, park),
+        SinkContext(settings.data_dir, servers, settings.topic_prefix, park, names),
     )
     retry = WebhookRetryStage(park, outputs, metrics)
 
@@ -218,7 +220,7 @@ def _add_stages(
         ),
     )
     correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
-    _add_incidents(app, settings, servers, metrics, outputs)
+    _add_incidents(app, settings, servers, metrics, outputs, zone_names(index.zone_set))
 
     async def assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         rulebook.new_epoch()

@@ -225,7 +225,7 @@ async def incident_cap(
     stored = await console.reader.version(incident_id, version)
     if stored is None:
         raise Problem(404, "no-such-version", f"{incident_id} has no version {version}")
-    return Response(to_cap(stored), media_type=CAP_MEDIA_TYPE)
+    return Response(to_cap(stored, names=console.zone_names), media_type=CAP_MEDIA_TYPE)
 
 
 async def _act(
