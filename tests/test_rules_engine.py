@@ -506,6 +506,22 @@ def test_errors_name_file_line_rule_and_field() -> None:
     )
 
 
+def test_a_rule_of_no_kind_names_the_key_that_was_probably_misspelt() -> None:
+    text = (
+        "- id: too-loud\n  treshold: {field: noise_db}\n  "
+        + TITLE
+        + "- id: w\n  windw: {type: tumbling, size: 10m, agg: count, field: pm25}\n"
+        "  condition: '> 3'\n  " + TITLE
+    )
+    with pytest.raises(RuleError) as caught:
+        parse_rules(text, "pack.yaml")
+    first, second = caught.value.problems
+    assert "rule too-loud" in first
+    assert "no kind of rule has the key 'treshold' (did you mean 'type: threshold'?)" in first
+    assert "rule w" in second
+    assert "'windw' (did you mean 'window'?)" in second
+
+
 def test_the_shipped_pack_is_valid() -> None:
     pack = default_rules()
     kinds = Counter(r.type for r in pack.rules)

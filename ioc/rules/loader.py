@@ -3,6 +3,7 @@ line, the rule id and the field, and say what was expected."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -13,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from ioc.digest import content_digest
-from ioc.rules.model import RULE_TYPES, AnyRule, RuleFile
+from ioc.rules.model import RULE_MODELS, RULE_TYPES, AnyRule, RuleFile
 
 DEFAULT_RULES = "lam-dong.yaml"
 
@@ -113,11 +114,32 @@ def _explain(
             else (f"rule #{loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else "file")
         )
         message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "rule_type" and isinstance(err["input"], dict):
+            message = _untyped(err["input"], message)
         if loc[:1] == ("rules",) and len(loc) >= 2:
             problems.append(f"{where}: {who}: {field}: {message}")
         else:
             problems.append(f"{where}: {message}")
     return problems
+
+
+def _untyped(rule: dict[str, Any], message: str) -> str:
+    """A rule whose kind could not be told: say which of its keys no kind knows (a misspelt
+    `threshold:` or `window:` is the usual cause), with what each was probably meant to be."""
+    fields = {name for model in RULE_MODELS for name in model.model_fields}
+    unknown = [key for key in rule if isinstance(key, str) and key not in fields]
+    if not unknown:
+        return f"no type: {message}"
+    said = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(fields | set(RULE_TYPES)), n=1)
+        if not close:
+            said.append(repr(key))
+        elif close[0] in fields:
+            said.append(f"{key!r} (did you mean {close[0]!r}?)")
+        else:
+            said.append(f"{key!r} (did you mean 'type: {close[0]}'?)")
+    return f"no type, and no kind of rule has the key {', '.join(said)}; {message}"
 
 
 def _ruleset(rules: Sequence[AnyRule], name: str, sources: tuple[str, ...]) -> RuleSet:

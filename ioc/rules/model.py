@@ -329,6 +329,14 @@ Rule = Annotated[
 AnyRule = (
     ThresholdRule | WindowRule | GeofenceRule | AbsenceRule | RateOfChangeRule | CorrelationRule
 )
+RULE_MODELS = (
+    ThresholdRule,
+    WindowRule,
+    GeofenceRule,
+    AbsenceRule,
+    RateOfChangeRule,
+    CorrelationRule,
+)
 
 
 class RuleFile(_Model):
