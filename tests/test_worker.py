@@ -121,6 +121,10 @@ def test_demo_starts_everything_and_ctrl_c_stops_everything(
     ioc_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {k: v for k, v in ioc_env.items() if k not in ("IOC_BROKER", "IOC_WEB_PORT")}
+    # A demo ran here before: its incidents are set aside, not shown as open in this one.
+    data = Path(env["IOC_DATA_DIR"])
+    data.mkdir(parents=True)
+    (data / "incidents.jsonl").write_text('{"incident_id": "INC-OF-THE-LAST-DEMO"}\n')
     proc = subprocess.Popen(
         [*IOC, "demo", "--speed", "600", "--lang", "en"],
         env=env,
@@ -139,6 +143,9 @@ def test_demo_starts_everything_and_ctrl_c_stops_everything(
                 break
         text = "".join(lines)
         assert "(embedded, in memory)" in text, text
+        assert "previous demo's incidents moved to" in text
+        (aside,) = (data / "previous-demos").glob("*/incidents.jsonl")
+        assert "INC-OF-THE-LAST-DEMO" in aside.read_text()
         metrics_url = next(w for w in text.split() if w.endswith("/metrics"))
         assert _get(metrics_url)[0] == 200
         assert discover(Path(env["IOC_DATA_DIR"])) is not None

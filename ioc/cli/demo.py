@@ -99,6 +99,22 @@ def _spawn(
     return proc, log.name
 
 
+def _set_aside(settings: Any, paths: list[Any]) -> None:
+    """A demo starts fresh: the embedded broker kept nothing of the last one, and its
+    incidents would show as open forever. The last demo's store and file are moved aside,
+    not deleted."""
+    found = [p for p in paths if p.exists()]
+    if not found:
+        return
+    kept = settings.data_dir / "previous-demos" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    kept.mkdir(parents=True, exist_ok=True)
+    for path in found:
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if part.exists():
+                part.replace(kept / part.name)
+    say(f"previous demo's incidents moved to {kept}")
+
+
 def _operator_token(settings: Any) -> str:
     """A new operator token for this demo (the store keeps only its hash)."""
     import asyncio
@@ -202,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
     ensure_data_dir(settings)
     jsonl = settings.data_dir / "incidents.jsonl"
     sqlite_path = settings.data_dir / "incidents.db"
+    if settings.broker is None and "IOC_SINKS" not in os.environ:
+        _set_aside(settings, [sqlite_path, jsonl])
     (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
     conn = start_embedded(settings) if settings.broker is None else None
     servers = conn.servers if conn is not None else settings.broker or ()
