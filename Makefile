@@ -10,22 +10,35 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 
 LINT_PATHS := $(wildcard ioc simulators tests bench scripts)
 
-.PHONY: help demo test lint typecheck unit bench clean kafka-jars test-deps web
+.PHONY: help demo test lint typecheck unit bench clean kafka-jars test-deps web lock
 
 help:
 	@echo "make demo   run the whole system on this machine (embedded broker, worker, ...); Ctrl-C stops it"
 	@echo "make test   lint, type-check and run the whole test suite (integration tests start a real broker)"
 	@echo "make lint   ruff and mypy, eslint and tsc of the web page"
+	@echo "make lock   re-pin requirements.lock from pyproject.toml (after changing a dependency)"
 	@echo "make web    build the console's web page (npm ci, then Vite) into ioc/console/static"
 	@echo "make bench  run the benchmarks in bench/ (by hand; results go to bench/results/)"
 	@echo "make test-deps  install the servers the tests start (Debian, as root: PostgreSQL, Mosquitto, kcat, Java, Kafka)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 not found; install it or pass PYTHON=..." >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
+
+# The pinned tree, resolved afresh from pyproject.toml in a throwaway environment.
+lock:
+	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 not found" >&2; exit 1; }
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '1,/^# after changing/p' requirements.lock; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 
 # The console's web page: TypeScript and MapLibre from npm (web/package-lock.json), built by
 # Vite into the Python package; rebuilt when a source or the lockfile changes.
