@@ -4,6 +4,7 @@ keep failing are parked, retried when due, and dead-lettered in the end."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -130,10 +131,13 @@ def test_a_failing_endpoint_parks_the_delivery_and_the_retry_stage_delivers_it_l
     assert len(endpoint.received) == IMMEDIATE_ATTEMPTS + 1
 
 
-def test_a_delivery_that_never_succeeds_is_dead_lettered_with_the_reason() -> None:
+def test_a_delivery_that_never_succeeds_is_dead_lettered_with_the_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     incident = versions()[2]
     reparked: list[Parked] = []
-    metrics = Metrics.create(CollectorRegistry())
+    registry = CollectorRegistry()
+    metrics = Metrics.create(registry)
     deadletter = FakeTopic()
     outputs = Outputs(FakeTopic(), deadletter, FakeTopic(), metrics)  # type: ignore[arg-type]
 
@@ -146,7 +150,8 @@ def test_a_delivery_that_never_succeeds_is_dead_lettered_with_the_reason() -> No
     async def body(endpoint: Endpoint) -> None:
         stage = WebhookRetryStage(park, outputs, metrics, sleep=no_wait)
         late = Parked(
-            url=endpoint.url,
+            # A partner's credentials in the URL, and a token in its query.
+            url=endpoint.url.replace("http://", "http://partner:hunter2@"),
             incident=incident,
             attempts=MAX_ATTEMPTS - 2,
             last_error="HTTP 503",
@@ -163,7 +168,15 @@ def test_a_delivery_that_never_succeeds_is_dead_lettered_with_the_reason() -> No
     letter = DeadLetter.model_validate_json(value)
     assert letter.category == "webhook_gave_up"
     assert f"{incident.incident_id} v3 failed {MAX_ATTEMPTS} times" in letter.reason
-    assert "secret" not in letter.reason
+    # Neither the password nor the token in the reason, the payload, the logs or the labels.
+    shown = [
+        letter.reason,
+        base64.b64decode(letter.payload).decode(),
+        caplog.text,
+        *(str(s.labels) for m in registry.collect() for s in m.samples),
+    ]
+    assert "127.0.0.1" in letter.reason  # the endpoint is still named
+    assert not [text for text in shown if "hunter2" in text or "secret" in text]
 
 
 @dataclass

@@ -71,7 +71,8 @@ async def post(session: aiohttp.ClientSession, url: str, incident: Incident) -> 
         raise WebhookError(f"{type(exc).__name__}: {exc}"[:500]) from None
 
 
-def _redacted(url: str) -> str:
+def redacted_url(url: str) -> str:
+    """The URL without its user, password and query: what logs, labels and dead letters show."""
     scheme, _, rest = url.partition("://")
     host, slash, path = rest.partition("/")
     if "@" in host:
@@ -83,7 +84,7 @@ def _redacted(url: str) -> str:
 class WebhookSink:
     def __init__(self, url: str, park: Park) -> None:
         self.url = url
-        self.name = _redacted(url)
+        self.name = redacted_url(url)
         self.park = park
         self._session: aiohttp.ClientSession | None = None
 

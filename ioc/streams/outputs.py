@@ -107,11 +107,12 @@ class Outputs:
         if pending:
             await asyncio.gather(*pending)
 
-    async def refuse(self, message: Any, kind: str, reason: str) -> None:
-        """Dead-letter a message of our own pipeline (not a sensor's) that cannot be used."""
+    async def refuse(self, message: Any, kind: str, reason: str, raw: bytes | None = None) -> None:
+        """Dead-letter a message of our own pipeline (not a sensor's) that cannot be used;
+        `raw` in place of its bytes (one with a secret taken out)."""
         await self.dead_letter(
             [internal_rejection(kind, reason)],
-            raw=message.value or b"",
+            raw=raw if raw is not None else (message.value or b""),
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,

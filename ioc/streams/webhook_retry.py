@@ -25,6 +25,7 @@ from ioc.sinks.webhook import (
     WebhookError,
     next_delay,
     post,
+    redacted_url,
 )
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs
@@ -66,7 +67,7 @@ class WebhookRetryStage:
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
             )
         incident = parked.incident
-        name = parked.url.split("?", 1)[0]
+        name = redacted_url(parked.url)
         try:
             await post(self._session, parked.url, incident)
         except WebhookError as exc:
@@ -86,6 +87,8 @@ class WebhookRetryStage:
                     "webhook_gave_up",
                     f"{name}: {incident.incident_id} v{incident.version} failed {attempts} "
                     f"times; last: {exc}",
+                    # The delivery as parked, but naming its endpoint as the logs do.
+                    raw=parked.model_copy(update={"url": name}).model_dump_json().encode(),
                 )
                 return
             await self.park(
