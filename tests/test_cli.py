@@ -87,3 +87,12 @@ def test_demo_of_a_scenario_that_does_not_exist_fails_before_starting_anything(
     assert "ioc demo: error:" in err
     assert "nope" in err
     assert not (tmp_path / "data").exists()  # no broker, no logs, no store
+
+
+def test_the_incident_actions_explain_themselves() -> None:
+    ack = _help("incidents", "ack")
+    assert "IOC_ACK_SLA" in ack
+    assert "already acknowledged" in ack
+    assert "ioc incidents ack INC-" in ack
+    assert "INC-… as `list` shows it" in _help("incidents", "show")
+    assert "latest alert first" in _help("incidents", "list")

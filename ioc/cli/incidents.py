@@ -49,7 +49,18 @@ def register(sub: Any) -> None:
     p.add_argument("--store", metavar="URL", help="sqlite:///PATH (default: from IOC_SINKS)")
     isub = p.add_subparsers(dest="incidents_command", metavar="ACTION", required=True)
 
-    listing = isub.add_parser("list", help="the latest incidents, newest first")
+    listing = isub.add_parser(
+        "list",
+        help="the latest incidents, newest first",
+        description=(
+            "The store's incidents, the one with the latest alert first: one line each with "
+            "the time of its last change, status, severity, district, id, version, title and "
+            "how many alerts it gathers. --json gives whole incidents, one per line."
+        ),
+        epilog="Examples:\n  ioc incidents list --status open --status acknowledged --lang en\n"
+        "  ioc incidents list --district bao-loc --json | jq .title",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     listing.add_argument("--district", choices=DISTRICT_SLUGS, metavar="D", help="one district")
     listing.add_argument(
         "--status", choices=STATUSES, action="append", help="only these (repeatable)"
@@ -59,14 +70,41 @@ def register(sub: Any) -> None:
     listing.add_argument("--json", action="store_true", help="JSON lines of whole incidents")
     listing.set_defaults(run=run_list)
 
-    show = isub.add_parser("show", help="one incident with its history")
-    show.add_argument("incident_id", metavar="ID")
+    show = isub.add_parser(
+        "show",
+        help="one incident with its history",
+        description=(
+            "One incident: what, where, its evidence (the readings behind its alerts) and "
+            "its history, every version with who did what and why."
+        ),
+    )
+    show.add_argument("incident_id", metavar="ID", help="INC-… as `list` shows it")
     show.add_argument("--json", action="store_true", help="the whole incident as JSON")
     show.set_defaults(run=run_show)
 
-    for action, text in (("ack", "acknowledge an open incident"), ("resolve", "resolve it")):
-        cmd = isub.add_parser(action, help=text)
-        cmd.add_argument("incident_id", metavar="ID")
+    described = {
+        "ack": (
+            "acknowledge an open incident",
+            "Acknowledge an open incident: someone is on it. It stops the acknowledgement "
+            "deadline (IOC_ACK_SLA) that would escalate it to the province.",
+        ),
+        "resolve": (
+            "resolve it",
+            "Resolve an incident: it is over. Alerts that come later open a new one.",
+        ),
+    }
+    for action, (text, description) in described.items():
+        cmd = isub.add_parser(
+            action,
+            help=text,
+            description=description
+            + " The command goes to the worker that holds the incident; the answer is its "
+            "new state, or why it was refused (already acknowledged, already resolved).",
+            epilog=f"Example:\n  ioc incidents {action} INC-4F1C2A9B0D3E5F67 --actor 'Trần Thị B'"
+            " --note 'đã xử lý'",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        cmd.add_argument("incident_id", metavar="ID", help="INC-… as `list` shows it")
         cmd.add_argument("--actor", help="who acts (default: your user name)")
         cmd.add_argument("--note", help="why, what was done")
         cmd.add_argument(
