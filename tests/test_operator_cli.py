@@ -120,6 +120,9 @@ def test_operators_act_districts_read_their_own_feed_and_silence_escalates(
             "đã cử CSGT",
         )
         assert acked.returncode == 0, acked.stderr
+        # The answer in the operator's language (Vietnamese unless --lang en).
+        assert "ĐÃ NHẬN" in acked.stdout
+        assert "(nhận: Nguyễn Văn A)" in acked.stdout
         now = IncidentStore(db).get(da_lat.incident_id)
         assert now is not None
         assert (now.status, now.version) == ("acknowledged", 2)

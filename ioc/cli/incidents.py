@@ -110,6 +110,7 @@ def register(sub: Any) -> None:
         cmd.add_argument(
             "--wait", type=float, default=30.0, metavar="S", help="wait for the store (0: not)"
         )
+        cmd.add_argument("--lang", choices=["vi", "en"], default="vi", help="of the answer")
         cmd.set_defaults(run=run_act, action="acknowledge" if action == "ack" else "resolve")
 
 
@@ -210,13 +211,14 @@ def run_act(args: argparse.Namespace) -> int:
         SEND_TIMEOUT_S,
     )
     if args.wait <= 0:
-        print(f"{args.action} of {incident.incident_id} sent")
+        sent = "đã gửi lệnh" if args.lang == "vi" else "sent"
+        print(f"{incident.incident_id}: {args.action} {sent}")
         return 0
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:
         now = store.get(incident.incident_id)
         if now is not None and applied(incident, now, args.action):
-            print(incident_line(now, "en", use_colour(sys.stdout)))
+            print(incident_line(now, args.lang, use_colour(sys.stdout)))
             return 0
         time.sleep(0.25)  # polling the store another process writes; no event reaches us
     raise CommandError(

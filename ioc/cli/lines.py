@@ -41,6 +41,17 @@ SEVERITY = {
     "en": {"extreme": "extreme", "severe": "severe", "moderate": "moderate", "minor": "minor"},
 }
 
+# An operator's action as the line shows it: "(nhận: Nguyễn Văn A)", "(acknowledged by …)".
+ACTED = {
+    "vi": {"acknowledge": "nhận", "resolve": "xử lý xong"},
+    "en": {"acknowledge": "acknowledged", "resolve": "resolved"},
+}
+
+
+def acted(action: str, actor: str, lang: str) -> str:
+    verb = ACTED[lang].get(action, action)
+    return f" ({verb}: {actor})" if lang == "vi" else f" ({verb} by {actor})"
+
 
 def use_colour(stream: IO[str]) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
@@ -80,7 +91,7 @@ def incident_line(incident: Incident, lang: str = "vi", colour: bool = False) ->
     )
     title = incident.title.vi if lang == "vi" else incident.title.en
     escalated = (" ⇧ tỉnh" if lang == "vi" else " ⇧ province") if incident.escalated else ""
-    action = f" ({last.action} by {last.actor})" if last and last.actor != "system" else ""
+    action = acted(last.action, last.actor, lang) if last and last.actor != "system" else ""
     return (
         f"{when} {status:<8} {severity} {place(incident.district, lang):<10} "
         f"{incident.incident_id} v{incident.version} {title} ×{incident.alert_count}"
