@@ -120,7 +120,7 @@ def test_worker_with_an_unreachable_broker_fails_clearly(ioc_env: dict[str, str]
 def test_demo_starts_everything_and_ctrl_c_stops_everything(
     ioc_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in ioc_env.items() if k not in ("IOC_BROKER", "IOC_WEB_PORT")}
+    env = {k: v for k, v in ioc_env.items() if k != "IOC_BROKER"}
     # A demo ran here before: its incidents are set aside, not shown as open in this one.
     data = Path(env["IOC_DATA_DIR"])
     data.mkdir(parents=True)
@@ -147,6 +147,8 @@ def test_demo_starts_everything_and_ctrl_c_stops_everything(
         (aside,) = (data / "previous-demos").glob("*/incidents.jsonl")
         assert "INC-OF-THE-LAST-DEMO" in aside.read_text()
         metrics_url = next(w for w in text.split() if w.endswith("/metrics"))
+        # The configured web port, as `ioc config` shows it, when it is free.
+        assert metrics_url == f"http://127.0.0.1:{env['IOC_WEB_PORT']}/metrics"
         assert _get(metrics_url)[0] == 200
         assert discover(Path(env["IOC_DATA_DIR"])) is not None
         # The console answers at the printed URL, with the operator's token in it.

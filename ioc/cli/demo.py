@@ -48,7 +48,10 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--web-port", type=int, metavar="P", help="the worker's web port (default: free)"
+        "--web-port",
+        type=int,
+        metavar="P",
+        help="the worker's web port (default: IOC_WEB_PORT, 6066, or a free one when taken)",
     )
     p.add_argument(
         "--console-port",
@@ -135,6 +138,18 @@ def _operator_token(settings: Any) -> str:
         raise CommandError(f"cannot keep the console's token: {exc}") from None
 
 
+def _web_port(settings: Any, wanted: int | None) -> int:
+    """The worker's: the configured one (what `ioc config` shows) unless it is taken."""
+    if wanted:
+        return wanted
+    if settings.web_port and port_is_free(settings.web_host, settings.web_port):
+        return int(settings.web_port)
+    chosen = free_port(settings.web_host)
+    if settings.web_port:
+        say(f"web port {settings.web_port} is taken: the worker listens on {chosen} instead")
+    return chosen
+
+
 def _console_port(settings: Any, wanted: int | None) -> int:
     if wanted:
         return wanted
@@ -207,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
     start = _past_start(args.scenario)  # a scenario that does not load fails before anything starts
     if settings.broker is not None:
         say(f"ioc demo: using the broker at {settings.broker_url}")
-    web_port = args.web_port or free_port(settings.web_host)
+    web_port = _web_port(settings, args.web_port)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
