@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -120,3 +120,23 @@ def test_a_store_made_before_stored_at_gains_the_column(tmp_path: Path) -> None:
 
     asyncio.run(run())
     assert IncidentStore(path).stored_at(v1.incident_id, 1) is not None
+
+
+def test_a_listed_incident_shows_the_time_the_list_is_sorted_by() -> None:
+    from ioc.cli.lines import LOCAL, incident_line
+    from ioc.incidents.lifecycle import apply_command
+    from ioc.schemas.commands import Command
+
+    v2 = versions()[1]
+    # Acknowledged an hour after its latest alert: a tail shows the act, a list the alert.
+    at = v2.last_seen + timedelta(hours=1)
+    acked = apply_command(
+        v2, Command(action="acknowledge", incident_id=v2.incident_id, actor="B", at=at), at
+    )
+    assert acked is not None
+    alert_time = f"{v2.last_seen.astimezone(LOCAL):%H:%M:%S}"
+    act_time = f"{at.astimezone(LOCAL):%H:%M:%S}"
+    assert incident_line(acked, "en").startswith(act_time)
+    assert incident_line(acked, "en", latest_alert=True).startswith(alert_time)
+    assert "(acknowledged by B)" in incident_line(acked, "en")
+    assert "(nhận: B)" in incident_line(acked, "vi")

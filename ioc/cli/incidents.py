@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import getpass
 import json
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from ioc import kafka_security
 from ioc.cli.common import CommandError, connect, send_one, settings_from
 from ioc.cli.lines import LOCAL, incident_line, use_colour
 from ioc.districts import DISTRICT_SLUGS
 from ioc.incidents.actions import ACTIONS, ActionRefused, applied, command_for
 from ioc.schemas.commands import routing_key
+from ioc.schemas.deadletter import DeadLetter
 from ioc.schemas.incidents import Incident
 from ioc.settings import Settings
 from ioc.sinks.sqlite import IncidentStore, default_path
 from ioc.sinks.sqlite import path_from_url as sqlite_path
-from ioc.topics import COMMANDS
+from ioc.topics import COMMANDS, DEADLETTER
 
 HELP = "list and show incidents; acknowledge and resolve them"
 STATUSES = ("open", "acknowledged", "resolved", "auto_resolved")
@@ -54,8 +60,9 @@ def register(sub: Any) -> None:
         help="the latest incidents, newest first",
         description=(
             "The store's incidents, the one with the latest alert first: one line each with "
-            "the time of its last change, status, severity, district, id, version, title and "
-            "how many alerts it gathers. --json gives whole incidents, one per line."
+            "the time of that alert, status, severity, district, id, version, title and how "
+            "many alerts it gathers (`show` gives its history). --json gives whole incidents, "
+            "one per line."
         ),
         epilog="Examples:\n  ioc incidents list --status open --status acknowledged --lang en\n"
         "  ioc incidents list --district bao-loc --json | jq .title",
@@ -144,7 +151,7 @@ def run_list(args: argparse.Namespace) -> int:
         if args.json:
             print(incident.model_dump_json())
         else:
-            print(incident_line(incident, args.lang, colour))
+            print(incident_line(incident, args.lang, colour, latest_alert=True))
     if not incidents and not args.json:
         print("no incident matches", file=sys.stderr)
     return 0
@@ -203,13 +210,30 @@ def run_act(args: argparse.Namespace) -> int:
         raise CommandError(refused.reason) from None
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
-    send_one(
-        conn.servers,
-        settings.topic(COMMANDS),
-        routing_key(incident.rule_id, incident.subject),
-        command.model_dump_json().encode(),
-        SEND_TIMEOUT_S,
-    )
+    value = command.model_dump_json().encode()
+    # Watched from before the send: a worker that refuses the command dead-letters it.
+    refusals = Refusals.watch(conn.servers, settings.topic(DEADLETTER)) if args.wait > 0 else None
+    try:
+        send_one(
+            conn.servers,
+            settings.topic(COMMANDS),
+            routing_key(incident.rule_id, incident.subject),
+            value,
+            SEND_TIMEOUT_S,
+        )
+        return _await_outcome(args, store, incident, value, refusals)
+    finally:
+        if refusals is not None:
+            refusals.close()
+
+
+def _await_outcome(
+    args: argparse.Namespace,
+    store: IncidentStore,
+    incident: Incident,
+    value: bytes,
+    refusals: Refusals | None,
+) -> int:
     if args.wait <= 0:
         sent = "đã gửi lệnh" if args.lang == "vi" else "sent"
         print(f"{incident.incident_id}: {args.action} {sent}")
@@ -220,9 +244,58 @@ def run_act(args: argparse.Namespace) -> int:
         if now is not None and applied(incident, now, args.action):
             print(incident_line(now, args.lang, use_colour(sys.stdout)))
             return 0
-        time.sleep(0.25)  # polling the store another process writes; no event reaches us
+        reason = refusals.reason_for(value) if refusals is not None else None
+        if reason is not None:
+            raise CommandError(f"the worker refused it: {reason}")
+        if refusals is None:
+            time.sleep(0.25)  # polling the store another process writes; no event reaches us
     raise CommandError(
         f"sent, but the store did not show {incident.incident_id} {ACTIONS[args.action]} "
-        f"within {args.wait:g} s: is a worker running? (see the dead-letter topic: a refused "
-        "command is there with its reason)"
+        f"within {args.wait:g} s, and no worker refused it: is a worker running?"
     )
+
+
+class Refusals:
+    """The dead letters written since the watch began, read without a consumer group: a
+    worker that refuses a command (the incident moved on meanwhile, or it holds no such
+    incident) dead-letters it with the reason."""
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    @classmethod
+    def watch(cls, servers: Sequence[str], topic: str) -> Refusals | None:
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=list(servers),
+                enable_auto_commit=False,
+                **kafka_security.current().kafka_python(),
+            )
+            parts = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            consumer.seek_to_end(*tps)
+            for tp in tps:
+                consumer.position(tp)  # now, not when first polled
+        except KafkaError:
+            return None  # no refusal will be shown; the store still tells the outcome
+        return cls(consumer)
+
+    def reason_for(self, value: bytes) -> str | None:
+        """Waits up to a quarter of a second for dead letters; the reason of this one's."""
+        wanted = base64.b64encode(value).decode()
+        for records in self.consumer.poll(timeout_ms=250).values():
+            for record in records:
+                try:
+                    letter = DeadLetter.model_validate_json(record.value)
+                except ValidationError:
+                    continue
+                if letter.payload == wanted:
+                    return letter.reason
+        return None
+
+    def close(self) -> None:
+        self.consumer.close()

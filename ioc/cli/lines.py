@@ -82,9 +82,14 @@ def alert_line(alert: Alert, lang: str = "vi", colour: bool = False) -> str:
     )
 
 
-def incident_line(incident: Incident, lang: str = "vi", colour: bool = False) -> str:
+def incident_line(
+    incident: Incident, lang: str = "vi", colour: bool = False, *, latest_alert: bool = False
+) -> str:
+    """One line; its time is the last change's (a live tail), or with `latest_alert` the
+    latest alert's (a list sorted by it)."""
     last = incident.history[-1] if incident.history else None
-    when = (last.at if last else incident.last_seen).astimezone(LOCAL).strftime("%H:%M:%S")
+    at = incident.last_seen if latest_alert or last is None else last.at
+    when = at.astimezone(LOCAL).strftime("%H:%M:%S")
     status = STATUS[lang][incident.status]
     severity = _paint(
         f"{SEVERITY[lang][incident.severity]:<12}", COLOURS[incident.severity], colour
