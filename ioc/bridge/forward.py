@@ -49,9 +49,9 @@ class Origin:
 
 class Forwarder:
     """librdkafka's producer (confluent-kafka), not kafka-python's: a bridge produces every
-    message a device sends, and kafka-python spends about 67 µs of CPU on each where
-    librdkafka spends 4 (bench/bridge.py); the bridge's MQTT side already takes most of a
-    core. Delivery reports are served by a thread of the forwarder's own."""
+    message a device sends, kafka-python spends many times librdkafka's CPU on each (see
+    bench/HISTORY.md), and the bridge's MQTT side already takes most of a core. Delivery
+    reports are served by a thread of the forwarder's own."""
 
     def __init__(
         self,

@@ -4,8 +4,8 @@ A worker's state is plain dicts and lists (an engine record per sensor: a dozen 
 each), so 50 000 sensors are over a million long-lived objects, and a batch of gateway
 messages allocates hundreds of thousands more that die with it. At Python's default the
 collector runs every 700 allocations, and its older generations walk the long-lived ones: a
-third of the readings stage's time (bench, 50 000 sensors in batches, stage alone: 32.9k
-readings/s as by default, 46.5k with these thresholds, 51.6k with no collector at all).
+third of the readings stage's time in the stage benchmark with 50 000 sensors (figures in
+bench/HISTORY.md).
 
 What the worker allocates is freed by reference counting; cycles (aiokafka's and asyncio's
 futures and tracebacks) are rare and small, so collecting them less often costs little memory.
