@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -177,3 +178,16 @@ def test_operators_act_districts_read_their_own_feed_and_silence_escalates(
         assert len(lines) == 2
         assert all("Bao Loc" in line and escalated.incident_id in line for line in lines)
         assert "⇧ province" in lines[1]
+
+        # A store behind the worker: it still shows the resolved incident open. The command
+        # goes; the worker refuses it, and \`ack\` says why at once rather than waiting.
+        stale = resolved.model_copy(update={"status": "open"})
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "UPDATE incidents SET status = 'open', body = ? WHERE incident_id = ?",
+                (stale.model_dump_json(), stale.incident_id),
+            )
+        refused = ioc(env, "incidents", "ack", stale.incident_id, "--wait", "50", timeout=40)
+        assert refused.returncode == 1, refused.stdout
+        assert "the worker refused it:" in refused.stderr
+        assert "is resolved: nothing to acknowledge" in refused.stderr
