@@ -47,7 +47,7 @@ from bench.common import write_result
 from bench.stream import running_broker
 from ioc.bridge.mosquitto import mosquitto_binary
 from ioc.bridge.paho_reads import BufferedClient
-from tests.bridges import BridgeProcess
+from tests.harness.bridges import BridgeProcess
 from tests.services.mosquitto import MosquittoBroker
 
 TOPIC = "lamdong/da-lat/environment/st-bench"

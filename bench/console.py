@@ -156,7 +156,7 @@ def fill_store(url: str, data_dir: Path, items: list[Incident]) -> str:
 @contextmanager
 def console(env: dict[str, str], log: Path) -> Iterator[str]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.consoles import ConsoleProcess
+    from tests.harness.consoles import ConsoleProcess
 
     proc = ConsoleProcess(env, log).start()
     try:

@@ -137,7 +137,7 @@ class Worker:
                 self.proc.kill()
                 self.proc.wait()
 
-    def _get(self, path: str) -> tuple[int, bytes]:
+    def http_get(self, path: str) -> tuple[int, bytes]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
                 return r.status, r.read()

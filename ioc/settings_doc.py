@@ -2,7 +2,7 @@
 
     python -m ioc.settings_doc > docs/configuration.md
 
-tests/test_docs.py fails when the file and this rendering drift apart.
+tests/repository/test_docs.py fails when the file and this rendering drift apart.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def markdown() -> str:
         REGENERATE,
         "```",
         "",
-        "(`tests/test_docs.py` fails while it is out of date).",
+        "(`tests/repository/test_docs.py` fails while it is out of date).",
         "",
         "Every setting has a default, may be set in a TOML file (`--config FILE`, `$IOC_CONFIG` "
         "or `./ioc.toml`, under an `[ioc]` table, with the name in the first column), is "

@@ -3,54 +3,29 @@ Kafka, PostgreSQL, Mosquitto; see `tests/services`), and helpers to use them."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ioc.broker import EmbeddedBroker
 from ioc.ports import free_port
 from ioc.settings import Settings
-from tests.procs import children_running_binary
+from tests.harness.kafka import Kafka
+from tests.harness.processes import children_running_binary
+from tests.harness.servers import BrokerUnderTest, serve
 from tests.services import kafka as kafka_service
 from tests.services.availability import in_ci, unavailable
 from tests.services.kafka import KafkaCluster
 from tests.services.mosquitto import MosquittoBroker
 from tests.services.postgres import PostgresServer
 
-ServerT = TypeVar("ServerT", bound="Server")
-
 # Short group timeouts: Tansu answers a group's first join after half the session timeout.
 TEST_SESSION_TIMEOUT = "6"
 TEST_HEARTBEAT = "0.5"
-
-
-def wait_for(
-    predicate: Callable[[], Any],
-    timeout: float,
-    what: str,
-    proc: subprocess.Popen[Any] | None = None,
-) -> Any:
-    """Poll a condition of another process (no event crosses the process boundary); fail at
-    once if `proc`, the process expected to bring the condition about, has exited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"exited with code {proc.returncode} while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -75,20 +50,6 @@ def kafka_home() -> Path:
     return found
 
 
-class Server(Protocol):
-    def start(self) -> Any: ...
-    def close(self) -> None: ...
-
-
-def serve(server: ServerT) -> Iterator[ServerT]:
-    """A fixture's body: the server started, then closed when the fixture ends."""
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 @pytest.fixture(scope="session")
 def apache_kafka(kafka_home: Path) -> Iterator[KafkaCluster]:
     """A single-node Apache Kafka (KRaft), one for the whole session."""
@@ -100,30 +61,6 @@ def kafka_cluster(kafka_home: Path) -> Iterator[KafkaCluster]:
     """Three Apache Kafka nodes: replication factor 3, min.insync.replicas 2. A test that
     stops a node starts it again before it ends."""
     yield from serve(KafkaCluster(kafka_home, nodes=3))
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerUnderTest:
-    """The broker a test runs on: the embedded one, or Apache Kafka."""
-
-    kind: str  # "tansu" | "kafka"
-    servers: list[str]
-
-    @property
-    def bootstrap(self) -> str:
-        return ",".join(self.servers)
-
-    @property
-    def url(self) -> str:
-        """As IOC_BROKER takes it."""
-        return ";".join(f"kafka://{server}" for server in self.servers)
-
-
-# A test that runs on both brokers: `@on_both_brokers` and the fixture `any_broker` (which the
-# fixtures `ioc_env` and `kafka` follow). `pytest -m kafka` selects the Apache Kafka runs.
-on_both_brokers = pytest.mark.parametrize(
-    "any_broker", ["tansu", pytest.param("kafka", marks=pytest.mark.kafka)], indirect=True
-)
 
 
 @pytest.fixture
@@ -154,100 +91,6 @@ def mosquitto() -> Iterator[MosquittoBroker]:
     except FileNotFoundError as exc:
         unavailable(str(exc))
     yield from serve(server)
-
-
-class Kafka:
-    """Produce and consume test messages on the session broker."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-
-    def produce(self, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
-        async def run() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-            await producer.start()
-            try:
-                for key, value in items:
-                    await producer.send(topic, value, key=key)
-                await producer.flush()
-            finally:
-                await producer.stop()
-
-        asyncio.run(run())
-
-    def consume(self, topic: str, count: int, timeout: float = 20.0) -> list[tuple[Any, bytes]]:
-        """Read `count` messages from the beginning of every partition (no consumer group)."""
-        return self.consume_until(topic, lambda out: len(out) >= count, timeout, fail=False)
-
-    def consume_until(
-        self,
-        topic: str,
-        done: Callable[[list[tuple[Any, bytes]]], Any],
-        timeout: float = 20.0,
-        *,
-        fail: bool = True,
-        what: str = "",
-        records: bool = False,
-    ) -> list[Any]:
-        """Read the topic from its beginning until `done(messages so far)` holds; with `fail`,
-        an AssertionError when it does not within `timeout` seconds. The messages are (key,
-        value) pairs, or with `records` aiokafka's records (headers, timestamps)."""
-
-        keep = records
-
-        async def run() -> list[Any]:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-            await consumer.start()
-            try:
-                parts = consumer.partitions_for_topic(topic) or set()
-                if not parts:
-                    await consumer._client.force_metadata_update()
-                    parts = consumer.partitions_for_topic(topic) or set()
-                tps = [TopicPartition(topic, p) for p in sorted(parts)]
-                consumer.assign(tps)
-                await consumer.seek_to_beginning(*tps)
-                out: list[Any] = []
-                deadline = time.monotonic() + timeout
-                while not done(out):
-                    if time.monotonic() > deadline:
-                        if fail:
-                            raise AssertionError(
-                                f"timed out after {timeout:g} s reading {topic} for "
-                                f"{what or 'the expected messages'}; read {len(out)}"
-                            )
-                        break
-                    batch = await consumer.getmany(timeout_ms=200)
-                    for records in batch.values():
-                        out.extend(r if keep else (r.key, r.value) for r in records)
-                    if not parts:
-                        # The topic did not exist yet: look again, it may have been created.
-                        await consumer._client.force_metadata_update()
-                        parts = consumer.partitions_for_topic(topic) or set()
-                        if parts:
-                            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-                            consumer.assign(tps)
-                            await consumer.seek_to_beginning(*tps)
-                return out
-            finally:
-                await consumer.stop()
-
-        return asyncio.run(run())
-
-    def committed(self, group: str, topic: str) -> dict[int, int | None]:
-        """The offsets a consumer group has committed on a topic, by partition."""
-
-        async def run() -> dict[int, int | None]:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False
-            )
-            await consumer.start()
-            try:
-                parts = consumer.partitions_for_topic(topic) or set()
-                return {p: await consumer.committed(TopicPartition(topic, p)) for p in parts}
-            finally:
-                await consumer.stop()
-
-        return asyncio.run(run())
 
 
 @pytest.fixture
@@ -297,9 +140,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(clean_env: Path) -> Settings:
     return Settings()
-
-
-IOC = [sys.executable, "-m", "ioc"]
 
 
 # The programs of the servers the suite starts: none may outlive the test session.

@@ -8,7 +8,7 @@
 #   district-X reads ioc.incidents.X only, in consumer groups named ioc-subscribe-X
 # Read and Write imply Describe. Topic names assume IOC_TOPIC_PREFIX is empty and IOC_APP_ID
 # starts with "ioc" (docker-compose.yml). The test suite runs this script against the broker
-# of deploy/kafka/start.sh (tests/test_kafka_acls.py).
+# of deploy/kafka/start.sh (tests/integration/kafka/test_acls.py).
 set -euo pipefail
 : "${KAFKA_ADMIN_PASSWORD:?}"
 home=${KAFKA_HOME:-/opt/kafka}

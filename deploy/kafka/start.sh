@@ -3,7 +3,7 @@
 # formatted (KRaft keeps SCRAM credentials in its metadata log; --ignore-formatted makes a
 # restart keep them). Passwords come from the environment (.env), never from this file.
 # The defaults are those of the compose file's container; the test suite runs this same script
-# on loopback ports in a temporary directory (tests/test_kafka_acls.py).
+# on loopback ports in a temporary directory (tests/integration/kafka/test_acls.py).
 set -euo pipefail
 : "${KAFKA_ADMIN_PASSWORD:?}" "${IOC_WORKER_PASSWORD:?}" "${IOC_OPERATOR_PASSWORD:?}"
 : "${IOC_SIMULATOR_PASSWORD:?}" "${IOC_BRIDGE_PASSWORD:?}" "${KAFKA_CLUSTER_ID:?}"

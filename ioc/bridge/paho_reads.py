@@ -8,7 +8,7 @@ slices of it, then lets paho read again while whole packets are left in that buf
 socket would not wake `select` for them: they were already read from it).
 
 It overrides two of paho's private methods, `_sock_recv` and the loop's `loop_read`: the
-only place in `ioc` that does. tests/test_bridge_paho.py checks their behaviour against
+only place in `ioc` that does. tests/integration/bridge/test_paho.py checks their behaviour against
 paho's own parser, and `paho-mqtt` is pinned below its next major version in
 pyproject.toml; revisit this module when upgrading it.
 """
