@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from ioc.durations import Duration
-from ioc.sinks.registry import SCHEMES as SINK_SCHEMES
+from ioc.sinks.registry import scheme_of as sink_scheme_of
 
 ENV_PREFIX = "IOC_"
 CONFIG_ENV = "IOC_CONFIG"
@@ -323,10 +323,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_sinks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for url in value:
-            scheme = url.partition("://")[0]
-            if scheme not in SINK_SCHEMES:
-                known = ", ".join(f"{s}://" for s in SINK_SCHEMES)
-                raise ValueError(f"sink {url!r}: scheme must be one of {known}")
+            sink_scheme_of(url)
         return value
 
     @field_validator("ack_sla", mode="before")

@@ -138,24 +138,17 @@ def _operator_token(settings: Any) -> str:
         raise CommandError(f"cannot keep the console's token: {exc}") from None
 
 
-def _web_port(settings: Any, wanted: int | None) -> int:
-    """The worker's: the configured one (what `ioc config` shows) unless it is taken."""
+def _port(what: str, host: str, configured: int, wanted: int | None) -> int:
+    """The port asked for on the command line, else the configured one (what `ioc config`
+    shows) unless it is taken, else any free one, saying so."""
     if wanted:
         return wanted
-    if settings.web_port and port_is_free(settings.web_host, settings.web_port):
-        return int(settings.web_port)
-    chosen = free_port(settings.web_host)
-    if settings.web_port:
-        say(f"web port {settings.web_port} is taken: the worker listens on {chosen} instead")
+    if configured and port_is_free(host, configured):
+        return configured
+    chosen = free_port(host)
+    if configured:
+        say(f"port {configured} is taken: the {what} listens on {chosen} instead")
     return chosen
-
-
-def _console_port(settings: Any, wanted: int | None) -> int:
-    if wanted:
-        return wanted
-    if port_is_free(settings.console_host, settings.console_port):
-        return int(settings.console_port)
-    return free_port(settings.console_host)
 
 
 def _past_start(scenario: str) -> str:
@@ -222,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     start = _past_start(args.scenario)  # a scenario that does not load fails before anything starts
     if settings.broker is not None:
         say(f"ioc demo: using the broker at {settings.broker_url}")
-    web_port = _web_port(settings, args.web_port)
+    web_port = _port("worker", settings.web_host, settings.web_port, args.web_port)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -254,7 +247,9 @@ def run(args: argparse.Namespace) -> int:
         _wait_healthy(worker, f"{base}/health", READY_TIMEOUT)
         say(f"worker     pid {worker.pid}: {base}/metrics  {base}/health  (log: {worker_log})")
         say(f"incidents  {sqlite_path} (ioc incidents list), {jsonl}")
-        console_port = _console_port(settings, args.console_port)
+        console_port = _port(
+            "console", settings.console_host, settings.console_port, args.console_port
+        )
         token = _operator_token(settings)
         console, _ = _spawn(
             settings, "console", [*ioc, "console", "--port", str(console_port)], env, procs

@@ -16,7 +16,7 @@ from typing import IO, Any
 from ioc.cli.common import CommandError, connect, create_topics, settings_from
 from ioc.cli.progress import Progress
 from ioc.durations import format_duration, parse_duration
-from ioc.geo import ZoneSetError, default_zones, load_zones
+from ioc.geo import ZoneSetError, load_zones
 from ioc.schemas.readings import READING_KINDS
 from simulators.episodes import EpisodeError
 from simulators.generate import Simulation, start_for
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     zones_file = args.zones or settings_from(args).zones
     try:
-        zone_set = load_zones(zones_file) if zones_file is not None else default_zones()
+        zone_set = load_zones(zones_file)
         sim = Simulation(scenario, zone_set)
     except (ZoneSetError, EpisodeError, InventoryError) as exc:
         raise CommandError(f"scenario {scenario.name}: {exc}") from None

@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     names = {}
     if args.format == "cap":
-        from ioc.geo import default_zones, load_zones
+        from ioc.geo import load_zones
 
-        names = zone_names(load_zones(settings.zones) if settings.zones else default_zones())
+        names = zone_names(load_zones(settings.zones))
     conn = connect(settings, may_start=False)
     topic = settings.topic(district_incidents(args.district))
     group = args.group or f"ioc-subscribe-{args.district}"

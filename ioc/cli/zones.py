@@ -10,7 +10,7 @@ from typing import Any
 
 from ioc.cli.common import CommandError, settings_from
 from ioc.districts import DISTRICT_SLUGS, district
-from ioc.geo import ZoneIndex, ZoneSet, ZoneSetError, default_zones, load_zones
+from ioc.geo import ZoneIndex, ZoneSet, ZoneSetError, load_zones
 
 HELP = "show, check and query zones (districts, restricted, flood, school zones, …)"
 DESCRIPTION = """\
@@ -63,7 +63,7 @@ def zone_set_from(args: argparse.Namespace) -> ZoneSet:
     """--zones FILE, else IOC_ZONES, else the shipped zones; a bad file is a CommandError."""
     path = args.zones or settings_from(args).zones
     try:
-        return load_zones(path) if path is not None else default_zones()
+        return load_zones(path)
     except ZoneSetError as exc:
         raise CommandError(str(exc)) from None
 

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from aiokafka import AIOKafkaProducer
 
@@ -19,7 +20,7 @@ from ioc.console.incident_reader import IncidentReader
 from ioc.console.live import LiveFeed
 from ioc.console.oidc import OidcSettings, OidcVerifier
 from ioc.console.tokens import TokenStore
-from ioc.geo import ZoneSet, default_zones, load_zones
+from ioc.geo import ZoneSet, load_zones
 from ioc.kafka_security import KafkaSecurity
 from ioc.schemas.commands import Command, routing_key
 from ioc.schemas.common import utcnow
@@ -41,8 +42,9 @@ class Console:
     clock: Callable[[], datetime] = utcnow
     producer: AIOKafkaProducer | None = field(default=None)
 
-    @property
+    @cached_property
     def zone_names(self) -> ZoneNames:
+        # The zones never change while the console runs: worked out once, for every CAP.
         return names_of(self.zones)
 
     @classmethod
@@ -68,7 +70,7 @@ class Console:
             settings.topic(SENSORS),
             client_options=security,
         )
-        zones = load_zones(settings.zones) if settings.zones is not None else default_zones()
+        zones = load_zones(settings.zones)
         return cls(
             settings=settings,
             servers=servers,

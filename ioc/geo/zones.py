@@ -252,7 +252,10 @@ def parse_zones(data: bytes, source: str = "<zones>") -> ZoneSet:
     )
 
 
-def load_zones(path: Path) -> ZoneSet:
+def load_zones(path: Path | None) -> ZoneSet:
+    """The zone set in the file at `path`; without a path, the one shipped with the package."""
+    if path is None:
+        return default_zones()
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -85,13 +85,14 @@ FACTORIES: dict[str, Callable[[str, SinkContext], Sink]] = {
 SCHEMES = tuple(FACTORIES)
 
 
+def scheme_of(url: str) -> str:
+    """The sink URL's scheme; a ValueError naming the known ones when it has none of them."""
+    scheme = url.partition("://")[0]
+    if scheme not in FACTORIES:
+        known = ", ".join(f"{s}://" for s in SCHEMES)
+        raise ValueError(f"sink {url!r}: scheme must be one of {known}")
+    return scheme
+
+
 def sinks_from_urls(urls: Sequence[str], ctx: SinkContext) -> list[Sink]:
-    sinks: list[Sink] = []
-    for url in urls:
-        scheme = url.partition("://")[0]
-        factory = FACTORIES.get(scheme)
-        if factory is None:
-            known = ", ".join(f"{s}://" for s in SCHEMES)
-            raise ValueError(f"sink {url!r}: scheme must be one of {known}")
-        sinks.append(factory(url, ctx))
-    return sinks
+    return [FACTORIES[scheme_of(url)](url, ctx) for url in urls]

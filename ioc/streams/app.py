@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Info
 
 from ioc import __version__
 from ioc.cap import ZoneNames, zone_names
-from ioc.geo import ZoneIndex, default_zones, load_zones
+from ioc.geo import ZoneIndex, load_zones
 from ioc.incidents.lifecycle import Policy
 from ioc.kafka_security import KafkaSecurity
 from ioc.rules.loader import default_rules
@@ -103,7 +103,7 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         {"version": __version__, "app_id": settings.app_id}
     )
     metrics = Metrics.create(registry)
-    zone_set = load_zones(settings.zones) if settings.zones is not None else default_zones()
+    zone_set = load_zones(settings.zones)
     rulebook = Rulebook(default_rules(), zone_set.version, metrics, clock=utcnow)
     _add_health(app, settings, rulebook)
     _add_stages(app, settings, servers, metrics, rulebook, ZoneIndex(zone_set))
