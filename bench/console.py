@@ -35,20 +35,21 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.common import write_result
-from ioc.admin import ensure_topics
-from ioc.broker import EmbeddedBroker
 from ioc.console.access import Role
 from ioc.console.database import database_for
 from ioc.console.tokens import TokenStore
 from ioc.districts import DISTRICT_SLUGS
 from ioc.incidents.lifecycle import Policy, apply_alert
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.embedded import EmbeddedBroker
+from ioc.kafka.topics import INCIDENTS, SENSORS, topic_specs
 from ioc.schemas.alerts import Alert, Evidence
 from ioc.schemas.common import Text
 from ioc.schemas.incidents import Incident
 from ioc.settings import Settings
 from ioc.sinks.postgres import PostgresSink
 from ioc.sinks.sqlite import SqliteSink
-from ioc.topics import INCIDENTS, SENSORS, topic_specs
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 BENCH_ID = re.compile(rb'"incident_id":"(INC-BENCH-[0-9]+)"')
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                     prefix = f"bench{time.monotonic_ns()}."
                     asyncio.run(
                         ensure_topics(
-                            [broker.bootstrap], topic_specs(Settings(topic_prefix=prefix))
+                            Cluster.at(broker.bootstrap), topic_specs(Settings(topic_prefix=prefix))
                         )
                     )
                     print(f"{name}: filling the store with {args.incidents:,} incidents ...")

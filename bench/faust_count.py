@@ -20,6 +20,7 @@ import faust
 import orjson
 from faust.types import StreamT
 
+from ioc.kafka.cluster import Cluster
 from ioc.settings import Settings
 from ioc.streams import faust_patches, gc_tuning
 
@@ -39,7 +40,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.as_worker:
-        faust_patches.apply(Settings().fetch_max_wait_ms)
+        faust_patches.apply(Settings().fetch_max_wait_ms, Cluster.at("127.0.0.1:9"))
     app = faust.App(
         args.app_id,
         broker=f"kafka://{args.broker}",

@@ -31,11 +31,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from ioc.admin import ensure_topics
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import SENSOR_TOPICS, topic_specs
 from ioc.ports import free_port
 from ioc.schemas import Decoder
 from ioc.settings import Settings
-from ioc.topics import SENSOR_TOPICS, topic_specs
 
 POLL_S = 0.1
 SESSION_TIMEOUT = "6"  # a short group session: the worker joins in a few seconds (Tansu)
@@ -71,7 +72,7 @@ def settings_for(prefix: str) -> Settings:
 
 
 async def create_topics(bootstrap: str, prefix: str) -> None:
-    await ensure_topics([bootstrap], topic_specs(settings_for(prefix)))
+    await ensure_topics(Cluster.at(bootstrap), topic_specs(settings_for(prefix)))
 
 
 async def preload(bootstrap: str, prefix: str, items: Sequence[Item]) -> float:

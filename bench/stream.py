@@ -49,8 +49,8 @@ from aiokafka import AIOKafkaConsumer
 
 from bench import pipeline
 from bench.common import write_result
-from ioc.admin import topic_partitions
-from ioc.broker import EmbeddedBroker
+from ioc.kafka.admin import topic_partitions
+from ioc.kafka.embedded import EmbeddedBroker
 
 
 def single_readings(count: int) -> list[pipeline.Item]:

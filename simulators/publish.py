@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from kafka import KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NoBrokersAvailable
 
-from ioc import kafka_security
+from ioc.kafka.cluster import Cluster
 from ioc.ports import none_accept
 from simulators.records import Record
 
@@ -144,13 +144,12 @@ def _timeouts_ms(connect_timeout: float) -> tuple[int, int]:
     return request_ms, max(request_ms + LINGER_MS, block_ms)
 
 
-def kafka_producer(servers: Sequence[str], connect_timeout: float) -> Callable[[float], Producer]:
+def kafka_producer(cluster: Cluster, connect_timeout: float) -> Callable[[float], Producer]:
     """A factory for `bootstrap`: a KafkaProducer whose every wait is bounded."""
     request_ms, delivery_ms = _timeouts_ms(connect_timeout)
 
     def make(left: float) -> Producer:
         producer: Producer = KafkaProducer(
-            bootstrap_servers=list(servers),
             client_id="ioc-publish",
             acks="all",
             linger_ms=LINGER_MS,
@@ -160,7 +159,7 @@ def kafka_producer(servers: Sequence[str], connect_timeout: float) -> Callable[[
             request_timeout_ms=request_ms,
             delivery_timeout_ms=delivery_ms,
             api_version_auto_timeout_ms=int(min(left, 2.0) * 1000),
-            **kafka_security.current().kafka_python(),
+            **cluster.kafka_python(),
         )
         return producer
 
@@ -241,7 +240,7 @@ class _Deliveries:
 
 def publish(
     records: Iterable[Record],
-    servers: Sequence[str],
+    cluster: Cluster,
     *,
     topic_prefix: str = "",
     speed: float | None = None,
@@ -262,7 +261,8 @@ def publish(
     record another way (over MQTT), in its turn, and return what to count it as; None: it
     goes to Kafka.
     """
-    make = producer_factory or kafka_producer(servers, connect_timeout)
+    servers = cluster.servers
+    make = producer_factory or kafka_producer(cluster, connect_timeout)
     try:
         producer = bootstrap(make, servers, connect_timeout, clock=clock, sleep=sleep)
     except BrokerUnreachable as exc:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from ioc import kafka_security
+from ioc.kafka.cluster import Cluster
 from simulators.publish import BrokerUnreachable, bootstrap, broker_urls, describe
 from simulators.records import Record
 
@@ -56,10 +56,9 @@ class _Partition:
     buffer: deque[Any] = field(default_factory=deque)
 
 
-def kafka_consumer(servers: Sequence[str]) -> Callable[[float], Any]:
+def kafka_consumer(cluster: Cluster) -> Callable[[float], Any]:
     def make(left: float) -> Any:
         return KafkaConsumer(
-            bootstrap_servers=list(servers),
             client_id="ioc-record",
             group_id=None,  # no group: assign() works at once, and commits nothing
             enable_auto_commit=False,
@@ -67,7 +66,7 @@ def kafka_consumer(servers: Sequence[str]) -> Callable[[float], Any]:
             fetch_max_wait_ms=POLL_MS,
             request_timeout_ms=REQUEST_TIMEOUT_MS,
             api_version_auto_timeout_ms=int(min(left, 2.0) * 1000),
-            **kafka_security.current().kafka_python(),
+            **cluster.kafka_python(),
         )
 
     return make
@@ -78,7 +77,7 @@ class Recorder:
 
     def __init__(
         self,
-        servers: Sequence[str],
+        cluster: Cluster,
         topics: Sequence[str],
         *,
         topic_prefix: str = "",
@@ -92,7 +91,7 @@ class Recorder:
     ) -> None:
         if not topics:
             raise ValueError("no topic to record")
-        self.servers = tuple(servers)
+        self.servers = cluster.servers
         self.topics = tuple(dict.fromkeys(topics))
         self.prefix = topic_prefix
         self.from_now = from_now
@@ -103,7 +102,7 @@ class Recorder:
         self.progress = progress
         self.clock = clock
         self.counts: Counter[str] = Counter()
-        self._make = consumer_factory or kafka_consumer(self.servers)
+        self._make = consumer_factory or kafka_consumer(cluster)
         self._consumer: Any = None
         self._parts: dict[TopicPartition, _Partition] = {}
         self._start: dict[TopicPartition, int] = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.broker import EmbeddedBroker
+from ioc.kafka.embedded import EmbeddedBroker
 from ioc.ports import free_port
 from ioc.settings import Settings
 from tests.harness.kafka import Kafka

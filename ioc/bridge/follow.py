@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from ioc import kafka_security
 from ioc.bridge.registry import Registry, decode
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import DEVICES
 from ioc.settings import Settings
-from ioc.topics import DEVICES
 
 log = logging.getLogger("ioc.bridge.devices")
 
@@ -28,7 +27,7 @@ class RegistryFollower:
     def __init__(
         self,
         settings: Settings,
-        servers: Sequence[str],
+        cluster: Cluster,
         registry: Registry,
         client_id: str = "ioc-bridge-devices",
     ) -> None:
@@ -39,11 +38,10 @@ class RegistryFollower:
         self.refused = 0  # entries on the topic that are not valid (written by hand?)
         self._stop = threading.Event()
         self._consumer = KafkaConsumer(
-            bootstrap_servers=list(servers),
             client_id=client_id,
             group_id=None,
             enable_auto_commit=False,
-            **kafka_security.KafkaSecurity.from_settings(settings).kafka_python(),
+            **cluster.kafka_python(),
         )
         self._thread = threading.Thread(target=self._run, name="devices", daemon=True)
 

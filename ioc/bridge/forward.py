@@ -12,7 +12,7 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +21,10 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ioc.bridge.metrics import BridgeMetrics
 from ioc.bridge.routing import Refused, Routed, sensor_topic
-from ioc.kafka_security import KafkaSecurity
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import DEADLETTER
 from ioc.schemas.deadletter import DeadLetter, DeadLetterError
 from ioc.settings import Settings
-from ioc.topics import DEADLETTER
 
 log = logging.getLogger("ioc.bridge")
 Done = Callable[[BaseException | None], None]
@@ -56,7 +56,7 @@ class Forwarder:
     def __init__(
         self,
         settings: Settings,
-        servers: Sequence[str],
+        cluster: Cluster,
         metrics: BridgeMetrics,
         *,
         client_id: str,
@@ -71,7 +71,6 @@ class Forwarder:
         self.idempotent = idempotent
         self.producer = Producer(
             {
-                "bootstrap.servers": ",".join(servers),
                 "client.id": client_id,
                 "acks": "all",
                 # Idempotent: a batch retried after a lost response is written once, in order.
@@ -88,7 +87,7 @@ class Forwarder:
                 # never fails for want of it.
                 "queue.buffering.max.messages": 1_000_000,
                 "error_cb": self._error,
-                **KafkaSecurity.from_settings(settings).librdkafka(),
+                **cluster.librdkafka(),
             }
         )
         self._stop = threading.Event()

@@ -21,8 +21,8 @@ import orjson
 
 from ioc.bridge.registry import Registry, key_digest
 from ioc.districts import DISTRICT_SLUGS
+from ioc.kafka.topics import SENSOR_TOPICS
 from ioc.schemas.readings import READING_KINDS
-from ioc.topics import SENSOR_TOPICS
 
 # A `{district}` level names a district IOC, or the province for a device outside them.
 PROVINCE = "province"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ioc.cli.common import CommandError, connect, create_topics, say, settings_from, setup_logging
+from ioc.kafka.cluster import Cluster
 from ioc.settings import Settings
 
 HELP = "bridge MQTT or HTTP devices into the Kafka sensor topics"
@@ -82,28 +83,28 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     )
 
 
-def _forwarder(settings: Settings, servers: Any, metrics: Any, client_id: str) -> Any:
+def _forwarder(settings: Settings, cluster: Cluster, metrics: Any, client_id: str) -> Any:
     """The producer, once Kafka answers: a bridge takes no message it could not forward."""
     from ioc.bridge.forward import Forwarder
 
     # The embedded broker is Tansu, which refuses idempotent producers.
     idempotent = settings.bridge_idempotent and settings.broker is not None
-    forwarder = Forwarder(settings, servers, metrics, client_id=client_id, idempotent=idempotent)
+    forwarder = Forwarder(settings, cluster, metrics, client_id=client_id, idempotent=idempotent)
     deadline = time.monotonic() + settings.broker_ready_timeout
     while not forwarder.reachable():
         if time.monotonic() > deadline:
             forwarder.close(timeout=0)
-            raise CommandError(f"cannot reach Kafka at {', '.join(servers)}")
-        logging.getLogger("ioc.bridge").warning("waiting for Kafka at %s", ", ".join(servers))
+            raise CommandError(f"cannot reach Kafka at {cluster.urls}")
+        logging.getLogger("ioc.bridge").warning("waiting for Kafka at %s", cluster.urls)
     return forwarder
 
 
-def _registry(settings: Settings, servers: Any) -> tuple[Any, Any]:
+def _registry(settings: Settings, cluster: Cluster) -> tuple[Any, Any]:
     from ioc.bridge.follow import RegistryFollower
     from ioc.bridge.registry import Registry
 
     registry = Registry()
-    follower = RegistryFollower(settings, servers, registry)
+    follower = RegistryFollower(settings, cluster, registry)
     follower.start()
     if not follower.ready.wait(timeout=settings.broker_ready_timeout):
         follower.stop()
@@ -157,11 +158,11 @@ def bridge_parts(settings: Settings, client_id: str) -> Iterator[_Parts]:
     conn = connect(settings, may_start=False)
     with contextlib.ExitStack() as opened:
         opened.callback(conn.close)
-        create_topics(settings, conn.servers, administrator=False)
+        create_topics(settings, conn.cluster, administrator=False)
         metrics = BridgeMetrics.create()
-        registry, follower = _registry(settings, conn.servers)
+        registry, follower = _registry(settings, conn.cluster)
         opened.callback(follower.stop)
-        forwarder = _forwarder(settings, conn.servers, metrics, client_id)
+        forwarder = _forwarder(settings, conn.cluster, metrics, client_id)
         opened.callback(forwarder.close)
         yield _Parts(conn.servers, metrics, registry, forwarder)
 

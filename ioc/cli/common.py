@@ -6,15 +6,13 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from ioc import kafka_security
-from ioc.admin import (
+from ioc.kafka.admin import (
     BrokerUnavailable,
     TopicsNotAuthorised,
     TopicState,
@@ -22,9 +20,16 @@ from ioc.admin import (
     seed_offsets,
     wait_until_ready,
 )
-from ioc.broker import BrokerError, EmbeddedBroker, discover, remove_discovery, write_discovery
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.embedded import (
+    BrokerError,
+    EmbeddedBroker,
+    discover,
+    remove_discovery,
+    write_discovery,
+)
+from ioc.kafka.topics import consumed_topics, topic_specs
 from ioc.settings import Settings, load_settings
-from ioc.topics import consumed_topics, topic_specs
 
 
 class CommandError(Exception):
@@ -33,8 +38,6 @@ class CommandError(Exception):
 
 def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     settings, _ = load_settings(getattr(args, "config", None), overrides)
-    # Every Kafka client this command builds connects as the settings say.
-    kafka_security.use(kafka_security.KafkaSecurity.from_settings(settings))
     return settings
 
 
@@ -64,11 +67,16 @@ def say(message: str) -> None:
 
 @dataclass
 class Connection:
-    """The bootstrap servers, and the embedded broker when this process owns one."""
+    """The cluster (its servers, as the settings say to authenticate), and the embedded broker
+    when this process owns one."""
 
-    servers: tuple[str, ...]
+    cluster: Cluster
     embedded: EmbeddedBroker | None = None
     data_dir: Path | None = None
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        return self.cluster.servers
 
     def close(self) -> None:
         if self.embedded is not None:
@@ -89,10 +97,10 @@ def start_embedded(settings: Settings, port: int | None = None) -> Connection:
         broker.start()
     except BrokerError as exc:
         raise CommandError(str(exc)) from None
-    conn = Connection((broker.bootstrap,), broker, settings.data_dir)
+    conn = Connection(Cluster.of((broker.bootstrap,), settings), broker, settings.data_dir)
     write_discovery(settings.data_dir, broker)
     try:
-        create_topics(settings, conn.servers)
+        create_topics(settings, conn.cluster)
     except BaseException:
         conn.close()
         raise
@@ -103,10 +111,10 @@ def connect(settings: Settings, *, may_start: bool) -> Connection:
     """IOC_BROKER if set; else an embedded broker already running for this data dir; else
     start one (commands that can own it) or explain how to get one."""
     if settings.broker is not None:
-        return Connection(settings.broker)
+        return Connection(Cluster.of(settings.broker, settings))
     running = discover(settings.data_dir)
     if running is not None:
-        return Connection((running,))
+        return Connection(Cluster.of((running,), settings))
     if may_start:
         return start_embedded(settings)
     raise CommandError(
@@ -115,15 +123,15 @@ def connect(settings: Settings, *, may_start: bool) -> Connection:
 
 
 def create_topics(
-    settings: Settings, servers: Sequence[str], *, administrator: bool = True
+    settings: Settings, cluster: Cluster, *, administrator: bool = True
 ) -> list[TopicState]:
     """Create ioc's topics that are missing. A command that only publishes (`administrator`
     False) goes on when its user may not create them: on a cluster with ACLs the
     administrator's `ioc topics create` has made them, and this user cannot even see some."""
 
     async def run() -> list[TopicState]:
-        await wait_until_ready(servers, settings.broker_ready_timeout)
-        return await ensure_topics(servers, topic_specs(settings))
+        await wait_until_ready(cluster, settings.broker_ready_timeout)
+        return await ensure_topics(cluster, topic_specs(settings))
 
     user = settings.sasl_username or "anonymous"
     try:
@@ -151,12 +159,12 @@ def create_topics(
     return states
 
 
-def send_one(servers: Sequence[str], topic: str, key: bytes, value: bytes, timeout: float) -> None:
+def send_one(cluster: Cluster, topic: str, key: bytes, value: bytes, timeout: float) -> None:
     """Publish one message and wait for the broker to have it; CommandError saying why not."""
     from simulators.publish import BrokerUnreachable, bootstrap, describe, kafka_producer
 
     try:
-        producer = bootstrap(kafka_producer(servers, timeout), servers, timeout)
+        producer = bootstrap(kafka_producer(cluster, timeout), cluster.servers, timeout)
     except BrokerUnreachable as exc:
         raise CommandError(str(exc)) from None
     try:
@@ -167,9 +175,9 @@ def send_one(servers: Sequence[str], topic: str, key: bytes, value: bytes, timeo
         producer.close(timeout=5)
 
 
-def seed_group_offsets(settings: Settings, servers: Sequence[str]) -> None:
+def seed_group_offsets(settings: Settings, cluster: Cluster) -> None:
     try:
-        seeded = asyncio.run(seed_offsets(servers, settings.app_id, consumed_topics(settings)))
+        seeded = asyncio.run(seed_offsets(cluster, settings.app_id, consumed_topics(settings)))
     except KafkaError as exc:
         logging.getLogger("ioc").warning("could not check the group's offsets: %s", exc)
         return

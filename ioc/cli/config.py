@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ioc.broker import discover
+from ioc.kafka.embedded import discover
 from ioc.settings import load_settings
 
 HELP = "print the effective settings and where each came from"

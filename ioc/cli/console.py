@@ -85,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     conn = connect(settings, may_start=False)
     try:
-        create_topics(settings, conn.servers, administrator=False)
+        create_topics(settings, conn.cluster, administrator=False)
         sock = bind(settings.console_host, settings.console_port)
         host, port = sock.getsockname()[:2]
-        console = Console.from_settings(settings, conn.servers)
+        console = Console.from_settings(settings, conn.cluster)
         app = create_app(console, manage_console=False)
         with contextlib.ExitStack() as ingesting:
             if args.ingest:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.cli.common import CommandError, connect, create_topics, say, settings_from
+from ioc.kafka.cluster import Cluster
 from ioc.settings import Settings
 
 HELP = "load, list and check the device registry of the MQTT and HTTP bridges"
@@ -84,13 +85,13 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _current(settings: Settings, servers: Any) -> tuple[Any, set[str]]:
+def _current(settings: Settings, cluster: Cluster) -> tuple[Any, set[str]]:
     """The registry on the topic as a bridge reads it, and every key the topic holds."""
     from ioc.bridge.follow import RegistryFollower
     from ioc.bridge.registry import Registry
 
     registry = Registry()
-    follower = RegistryFollower(settings, servers, registry, client_id="ioc-devices")
+    follower = RegistryFollower(settings, cluster, registry, client_id="ioc-devices")
     follower.start()
     try:
         if not follower.ready.wait(timeout=settings.broker_ready_timeout):
@@ -102,20 +103,20 @@ def _current(settings: Settings, servers: Any) -> tuple[Any, set[str]]:
 
 def run_load(args: argparse.Namespace) -> int:
     from ioc.bridge.registry import encode, entry_key
-    from ioc.topics import DEVICES
+    from ioc.kafka.topics import DEVICES
     from simulators.publish import BrokerUnreachable, bootstrap, kafka_producer
 
     entries = _entries(args.file)
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
     try:
-        create_topics(settings, conn.servers, administrator=False)
-        registry, keys = _current(settings, conn.servers)
+        create_topics(settings, conn.cluster, administrator=False)
+        registry, keys = _current(settings, conn.cluster)
         current = {entry_key(e): encode(e) for e in registry.entries()}
         wanted = {entry_key(e): encode(e) for e in entries}
         timeout = settings.broker_ready_timeout
         try:
-            producer = bootstrap(kafka_producer(conn.servers, timeout), conn.servers, timeout)
+            producer = bootstrap(kafka_producer(conn.cluster, timeout), conn.servers, timeout)
         except BrokerUnreachable as exc:
             raise CommandError(str(exc)) from None
         topic = settings.topic(DEVICES)
@@ -149,7 +150,7 @@ def run_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
     try:
-        registry, _ = _current(settings, conn.servers)
+        registry, _ = _current(settings, conn.cluster)
     finally:
         conn.close()
     entries = registry.entries()

@@ -8,25 +8,24 @@ import getpass
 import json
 import sys
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from ioc import kafka_security
 from ioc.cli.common import CommandError, connect, send_one, settings_from
 from ioc.cli.lines import LOCAL, incident_line, use_colour
 from ioc.districts import DISTRICT_SLUGS
 from ioc.incidents.actions import ACTIONS, ActionRefused, applied, command_for
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import COMMANDS, DEADLETTER
 from ioc.schemas.commands import routing_key
 from ioc.schemas.deadletter import DeadLetter
 from ioc.schemas.incidents import Incident
 from ioc.settings import Settings
 from ioc.sinks.sqlite import IncidentStore, default_path
 from ioc.sinks.sqlite import path_from_url as sqlite_path
-from ioc.topics import COMMANDS, DEADLETTER
 
 HELP = "list and show incidents; acknowledge and resolve them"
 STATUSES = ("open", "acknowledged", "resolved", "auto_resolved")
@@ -212,10 +211,10 @@ def run_act(args: argparse.Namespace) -> int:
     conn = connect(settings, may_start=False)
     value = command.model_dump_json().encode()
     # Watched from before the send: a worker that refuses the command dead-letters it.
-    refusals = Refusals.watch(conn.servers, settings.topic(DEADLETTER)) if args.wait > 0 else None
+    refusals = Refusals.watch(conn.cluster, settings.topic(DEADLETTER)) if args.wait > 0 else None
     try:
         send_one(
-            conn.servers,
+            conn.cluster,
             settings.topic(COMMANDS),
             routing_key(incident.rule_id, incident.subject),
             value,
@@ -264,16 +263,12 @@ class Refusals:
         self.consumer = consumer
 
     @classmethod
-    def watch(cls, servers: Sequence[str], topic: str) -> Refusals | None:
+    def watch(cls, cluster: Cluster, topic: str) -> Refusals | None:
         from kafka import KafkaConsumer, TopicPartition
         from kafka.errors import KafkaError
 
         try:
-            consumer = KafkaConsumer(
-                bootstrap_servers=list(servers),
-                enable_auto_commit=False,
-                **kafka_security.current().kafka_python(),
-            )
+            consumer = KafkaConsumer(enable_auto_commit=False, **cluster.kafka_python())
             parts = consumer.partitions_for_topic(topic) or set()
             tps = [TopicPartition(topic, p) for p in sorted(parts)]
             consumer.assign(tps)

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from ioc.cli.common import CommandError, connect, say, settings_from
 from ioc.cli.progress import Progress, format_count, format_rate
-from ioc.topics import SENSOR_TOPICS
+from ioc.kafka.topics import SENSOR_TOPICS
 from simulators.record import Recorder, RecordError
 
 HELP = "record topics into a file (JSON lines) that `ioc replay` plays back"
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     target = "stdout" if args.out == "-" else args.out
     recorder = Recorder(
-        conn.servers,
+        conn.cluster,
         topics,
         topic_prefix=settings.topic_prefix,
         from_now=args.from_now,

@@ -23,12 +23,13 @@ from typing import Any
 import orjson
 from aiokafka.errors import KafkaError
 
-from ioc.admin import BrokerUnavailable, ensure_topics
 from ioc.cli.common import CommandError, connect, create_topics, settings_from
 from ioc.cli.progress import Progress, format_count, format_elapsed, format_rate
+from ioc.kafka.admin import BrokerUnavailable, ensure_topics
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import TopicSpec, topic_specs
 from ioc.schemas.decode import MAX_FUTURE_SKEW
 from ioc.settings import Settings
-from ioc.topics import TopicSpec, topic_specs
 from simulators.publish import BrokerUnreachable, PublishError, publish, wait_for_broker
 from simulators.records import Record, RecordingError, parse_lines, scan_recording
 
@@ -264,8 +265,8 @@ def run(args: argparse.Namespace) -> int:
         wait_for_broker(conn.servers, args.timeout)
     except BrokerUnreachable as exc:
         raise CommandError(str(exc)) from None
-    create_topics(settings, conn.servers, administrator=False)
-    _create_other_topics(settings, conn.servers, topics)
+    create_topics(settings, conn.cluster, administrator=False)
+    _create_other_topics(settings, conn.cluster, topics)
 
     sent = 0
 
@@ -286,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
         with Progress(total, unit="msgs", label="replay", quiet=args.quiet) as progress:
             summary = publish(
                 records(),
-                conn.servers,
+                conn.cluster,
                 topic_prefix=settings.topic_prefix,
                 speed=speed,
                 progress=progress,
@@ -340,9 +341,7 @@ def _read(file: str) -> Iterator[Record]:
         yield from parse_lines(lines, file)
 
 
-def _create_other_topics(
-    settings: Settings, servers: tuple[str, ...], topics: frozenset[str]
-) -> None:
+def _create_other_topics(settings: Settings, cluster: Cluster, topics: frozenset[str]) -> None:
     """Topics of the recording that are not ioc's: created like ioc's, rather than left to a
     broker's auto-creation (absent on most clusters, with other partition counts where not)."""
     known = {spec.name for spec in topic_specs(settings)}
@@ -354,7 +353,7 @@ def _create_other_topics(
     if not specs:
         return
     try:
-        asyncio.run(ensure_topics(servers, specs))
+        asyncio.run(ensure_topics(cluster, specs))
     except (BrokerUnavailable, KafkaError) as exc:
         raise CommandError(f"cannot create the recording's topics: {exc}") from None
 

@@ -18,13 +18,13 @@ import orjson
 from ioc.cli.common import CommandError, connect, create_topics, say, send_one, settings_from
 from ioc.cli.zones import zone_set_from
 from ioc.geo.schedule import LOCAL_ZONE
+from ioc.kafka.topics import RULES
 from ioc.rules.explain import explain
 from ioc.rules.loader import DEFAULT_RULES, RuleError, RuleSet, default_rules, load_rules
 from ioc.rules.offline import run as run_offline
 from ioc.rules.published import RULESET_KEY, encode_rules
 from ioc.schemas import Decoder
 from ioc.schemas.alerts import Alert
-from ioc.topics import RULES
 
 OFFLINE_NOW = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -268,10 +268,10 @@ def run_load(args: argparse.Namespace) -> int:
     conn = connect(settings, may_start=False)
     # Create the topics as the worker would: a broker that creates missing topics on first
     # use would make the rules topic without compaction.
-    create_topics(settings, conn.servers, administrator=False)
+    create_topics(settings, conn.cluster, administrator=False)
     value = encode_rules(ruleset, texts, _who(), datetime.now(UTC))
     topic = settings.topic(RULES)
-    send_one(conn.servers, topic, RULESET_KEY, value, args.timeout)
+    send_one(conn.cluster, topic, RULESET_KEY, value, args.timeout)
     print(
         f"published {ruleset.name} (version {ruleset.version}, {len(ruleset.rules)} rules) "
         f"to {topic}; running workers switch to it within seconds"

@@ -255,11 +255,11 @@ def _publish(
         # MQTT first: a wrong option or an unreachable MQTT broker is said before any work.
         elsewhere = _over_mqtt(args, settings, sim, stack) if args.mqtt else None
         conn = connect(settings, may_start=False)
-        create_topics(settings, conn.servers, administrator=False)
+        create_topics(settings, conn.cluster, administrator=False)
         try:
             publish(
                 records,
-                conn.servers,
+                conn.cluster,
                 topic_prefix=settings.topic_prefix,
                 speed=speed,
                 connect_timeout=args.timeout,

@@ -13,13 +13,12 @@ from kafka.errors import GroupAuthorizationFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from ioc import kafka_security
-from ioc.admin import BrokerUnavailable, may_describe, wait_until_ready
 from ioc.cap import to_cap, zone_names
 from ioc.cli.common import CommandError, connect, settings_from
 from ioc.districts import DISTRICT_SLUGS
+from ioc.kafka.admin import BrokerUnavailable, may_describe, wait_until_ready
+from ioc.kafka.topics import district_incidents
 from ioc.schemas.incidents import Incident
-from ioc.topics import district_incidents
 
 HELP = "a district IOC's incident feed: JSON lines or CAP, from where it left off"
 
@@ -90,17 +89,16 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         # kafka-python's consumer waits for ever on credentials the broker refuses.
-        asyncio.run(wait_until_ready(conn.servers, settings.broker_ready_timeout))
+        asyncio.run(wait_until_ready(conn.cluster, settings.broker_ready_timeout))
     except BrokerUnavailable as exc:
         raise CommandError(str(exc)) from None
     try:
         consumer = KafkaConsumer(
-            bootstrap_servers=list(conn.servers),
             group_id=group,
             client_id=f"ioc-subscribe-{args.district}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **kafka_security.current().kafka_python(),
+            **conn.cluster.kafka_python(),
         )
     except KafkaError as exc:
         raise CommandError(f"cannot reach the broker: {exc}") from None
@@ -109,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
-            if not asyncio.run(may_describe(conn.servers, topic)):
+            if not asyncio.run(may_describe(conn.cluster, topic)):
                 raise CommandError(
                     f"user {user} is not authorised to read {topic}: a district's user reads "
                     "its own district's feed only (ask the administrator for this one)"

@@ -12,14 +12,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from ioc import kafka_security
 from ioc.cli.common import CommandError, connect, settings_from
 from ioc.cli.lines import alert_line, deadletter_line, incident_line, out, use_colour
 from ioc.districts import DISTRICT_SLUGS
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import ALERTS, DEADLETTER, INCIDENTS
 from ioc.schemas.alerts import SEVERITY_RANK, Alert
 from ioc.schemas.deadletter import DeadLetter
 from ioc.schemas.incidents import Incident
-from ioc.topics import ALERTS, DEADLETTER, INCIDENTS
 
 HELP = "follow alerts, incidents or dead letters live, one line each"
 TOPICS = {"alerts": ALERTS, "incidents": INCIDENTS, "deadletter": DEADLETTER}
@@ -86,20 +86,19 @@ def _line(kind: str, value: bytes, args: argparse.Namespace, colour: bool) -> st
 
 
 async def _follow(
-    servers: list[str], topic: str, args: argparse.Namespace, fetch_max_wait_ms: int
+    cluster: Cluster, topic: str, args: argparse.Namespace, fetch_max_wait_ms: int
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers,
         client_id="ioc-tail",
         group_id=None,
         enable_auto_commit=False,
         # An operator watches live: the broker must not hold a fetch while alerts arrive.
         fetch_max_wait_ms=fetch_max_wait_ms,
-        **kafka_security.current().aiokafka(),
+        **cluster.aiokafka(),
     )
     colour = use_colour(sys.stdout)
     shown = 0
@@ -143,4 +142,4 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
     topic = settings.topic(TOPICS[args.topic])
-    return asyncio.run(_follow(list(conn.servers), topic, args, settings.fetch_max_wait_ms))
+    return asyncio.run(_follow(conn.cluster, topic, args, settings.fetch_max_wait_ms))

@@ -1,5 +1,5 @@
 """`ioc topics create|describe`: the topics ioc owns, on any cluster, from the same list the
-worker and the embedded broker use (ioc/topics.py)."""
+worker and the embedded broker use (ioc/kafka/topics.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from ioc.admin import BrokerUnavailable, describe_topics, wait_until_ready
 from ioc.cli.common import CommandError, connect, create_topics, settings_from
-from ioc.topics import topic_specs
+from ioc.kafka.admin import BrokerUnavailable, describe_topics, wait_until_ready
+from ioc.kafka.topics import topic_specs
 
 HELP = "create or describe the topics ioc uses (idempotent)"
 DESCRIPTION = """\
@@ -55,7 +55,7 @@ def run_create(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     conn = connect(settings, may_start=False)
     try:
-        states = create_topics(settings, conn.servers)
+        states = create_topics(settings, conn.cluster)
     finally:
         conn.close()
     created = sum(s.action == "created" for s in states)
@@ -72,8 +72,8 @@ def run_describe(args: argparse.Namespace) -> int:
     conn = connect(settings, may_start=False)
 
     async def describe() -> Any:
-        await wait_until_ready(conn.servers, settings.broker_ready_timeout)
-        return await describe_topics(conn.servers, topic_specs(settings))
+        await wait_until_ready(conn.cluster, settings.broker_ready_timeout)
+        return await describe_topics(conn.cluster, topic_specs(settings))
 
     try:
         found = asyncio.run(describe())

@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     conn = connect(settings, may_start=True)
     try:
         if conn.embedded is None:
-            create_topics(settings, conn.servers)
-        seed_group_offsets(settings, conn.servers)
-        runtime = create_app(settings, conn.servers)
+            create_topics(settings, conn.cluster)
+        seed_group_offsets(settings, conn.cluster)
+        runtime = create_app(settings, conn.cluster)
         gc_tuning.tune()
         worker = faust.Worker(runtime.app, loglevel=settings.log_level)
         # Faust's terminal spinner, at log levels of warning and above, sets the root logger to

@@ -18,14 +18,15 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from ioc.admin import topic_partitions
 from ioc.console.access import Principal
+from ioc.kafka.admin import topic_partitions
+from ioc.kafka.cluster import Cluster
 from ioc.schemas.incidents import Incident
 from ioc.schemas.sensors import SensorStatus, SourceStatuses
 
@@ -162,16 +163,14 @@ class Subscription:
 class LiveFeed:
     def __init__(
         self,
-        servers: Sequence[str],
+        cluster: Cluster,
         incidents_topic: str,
         sensors_topic: str,
         *,
-        client_options: dict[str, Any] | None = None,
         recent: int = RECENT_EVENTS,
     ) -> None:
-        self.servers = list(servers)
+        self.cluster = cluster
         self.topics = (incidents_topic, sensors_topic)
-        self.client_options = client_options or {}
         self.recent: deque[LiveEvent] = deque(maxlen=recent)
         self.sensors: dict[str, SensorStatus] = {}
         self.ready = asyncio.Event()  # the sensor map has caught up with its topic
@@ -197,11 +196,10 @@ class LiveFeed:
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.servers,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **self.client_options,
+            **self.cluster.aiokafka(),
         )
         await consumer.start()
         self._consumer = consumer

@@ -5,7 +5,7 @@ the web app's lifespan. Nothing here is created at import time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -21,18 +21,18 @@ from ioc.console.live import LiveFeed
 from ioc.console.oidc import OidcSettings, OidcVerifier
 from ioc.console.tokens import TokenStore
 from ioc.geo import ZoneSet, load_zones
-from ioc.kafka_security import KafkaSecurity
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import COMMANDS, INCIDENTS, SENSORS
 from ioc.schemas.commands import Command, routing_key
 from ioc.schemas.common import utcnow
 from ioc.schemas.incidents import Incident
 from ioc.settings import Settings
-from ioc.topics import COMMANDS, INCIDENTS, SENSORS
 
 
 @dataclass
 class Console:
     settings: Settings
-    servers: Sequence[str]
+    cluster: Cluster
     db: Database
     reader: IncidentReader
     tokens: TokenStore
@@ -48,7 +48,7 @@ class Console:
         return names_of(self.zones)
 
     @classmethod
-    def from_settings(cls, settings: Settings, servers: Sequence[str]) -> Console:
+    def from_settings(cls, settings: Settings, cluster: Cluster) -> Console:
         db = database_for(store_url(settings.sinks, settings.console_store), settings.data_dir)
         tokens = TokenStore(db)
         oidc = None
@@ -63,17 +63,11 @@ class Console:
                     role_claim=settings.console_oidc_role_claim,
                 )
             )
-        security = KafkaSecurity.from_settings(settings).aiokafka()
-        feed = LiveFeed(
-            servers,
-            settings.topic(INCIDENTS),
-            settings.topic(SENSORS),
-            client_options=security,
-        )
+        feed = LiveFeed(cluster, settings.topic(INCIDENTS), settings.topic(SENSORS))
         zones = load_zones(settings.zones)
         return cls(
             settings=settings,
-            servers=servers,
+            cluster=cluster,
             db=db,
             reader=IncidentReader(db),
             tokens=tokens,
@@ -86,10 +80,7 @@ class Console:
         await self.db.open()
         await self.feed.start()
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=list(self.servers),
-            acks="all",
-            enable_idempotence=False,
-            **KafkaSecurity.from_settings(self.settings).aiokafka(),
+            acks="all", enable_idempotence=False, **self.cluster.aiokafka()
         )
         await self.producer.start()
 

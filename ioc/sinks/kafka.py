@@ -17,8 +17,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from ioc import kafka_security
-from ioc.admin import at_fetched_end
+from ioc.kafka.admin import at_fetched_end
+from ioc.kafka.cluster import Cluster
 from ioc.schemas.incidents import Incident
 from ioc.sinks.base import SinkError
 
@@ -29,9 +29,9 @@ CATCH_UP_S = 20.0
 
 class DistrictTopicsSink:
     def __init__(
-        self, servers: Sequence[str], districts: Sequence[str], topic_for: Callable[[str], str]
+        self, cluster: Cluster, districts: Sequence[str], topic_for: Callable[[str], str]
     ) -> None:
-        self.servers = list(servers)
+        self.cluster = cluster
         self.topics = {d: topic_for(d) for d in districts}
         self.name = "kafka://" + topic_for("*")
         self.delivered: dict[str, int] = {}
@@ -41,18 +41,14 @@ class DistrictTopicsSink:
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.servers,
-            client_id="ioc-sink-districts",
-            acks="all",
-            **kafka_security.current().aiokafka(),
+            client_id="ioc-sink-districts", acks="all", **self.cluster.aiokafka()
         )
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.servers,
             client_id="ioc-sink-districts",
             group_id=None,
             enable_auto_commit=False,
             fetch_max_wait_ms=FETCH_WAIT_MS,
-            **kafka_security.current().aiokafka(),
+            **self.cluster.aiokafka(),
         )
         try:
             await self._producer.start()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ioc.cap import ZoneNames
+    from ioc.kafka.cluster import Cluster
     from ioc.sinks.base import Sink
     from ioc.sinks.webhook import Park
 
@@ -23,7 +24,7 @@ class SinkContext:
     """What a sink may need beyond its URL."""
 
     data_dir: Path
-    servers: Sequence[str]
+    cluster: Cluster
     topic_prefix: str = ""
     park: Park | None = None  # where webhook deliveries wait for their retry
     zone_names: ZoneNames | None = None  # for the CAP feed's area descriptions
@@ -63,12 +64,12 @@ def _postgres(url: str, ctx: SinkContext) -> Sink:
 
 def _district_topics(url: str, ctx: SinkContext) -> Sink:
     from ioc.districts import DISTRICT_SLUGS
+    from ioc.kafka.topics import district_incidents
     from ioc.sinks.kafka import DistrictTopicsSink
-    from ioc.topics import district_incidents
 
     prefix = ctx.topic_prefix
     return DistrictTopicsSink(
-        ctx.servers, DISTRICT_SLUGS, lambda slug: f"{prefix}{district_incidents(slug)}"
+        ctx.cluster, DISTRICT_SLUGS, lambda slug: f"{prefix}{district_incidents(slug)}"
     )
 
 

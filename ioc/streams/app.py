@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -16,7 +15,18 @@ from ioc import __version__
 from ioc.cap import ZoneNames, zone_names
 from ioc.geo import ZoneIndex, load_zones
 from ioc.incidents.lifecycle import Policy
-from ioc.kafka_security import KafkaSecurity
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import (
+    ALERTS,
+    COMMANDS,
+    DEADLETTER,
+    INCIDENTS,
+    RULES,
+    SENSOR_TOPICS,
+    SENSORS,
+    WEBHOOK_RETRY,
+    correlation_cells,
+)
 from ioc.rules.loader import default_rules
 from ioc.schemas.alerts import Severity
 from ioc.schemas.commands import Command
@@ -39,17 +49,6 @@ from ioc.streams.rulebook import Rulebook, follow_rules
 from ioc.streams.sensor_status import SensorStatusTracker
 from ioc.streams.webhook_retry import WebhookRetryStage
 from ioc.streams.write_behind import WriteBehind
-from ioc.topics import (
-    ALERTS,
-    COMMANDS,
-    DEADLETTER,
-    INCIDENTS,
-    RULES,
-    SENSOR_TOPICS,
-    SENSORS,
-    WEBHOOK_RETRY,
-    correlation_cells,
-)
 
 STALL_AFTER_SECONDS = 60.0
 CHANGELOG_BATCH_BYTES = 512 * 1024  # under aiokafka's 1 MB request limit
@@ -68,12 +67,12 @@ class Runtime:
     rulebook: Rulebook
 
 
-def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
-    faust_patches.apply(settings.fetch_max_wait_ms)
+def create_app(settings: Settings, cluster: Cluster) -> Runtime:
+    faust_patches.apply(settings.fetch_max_wait_ms, cluster)
     registry = CollectorRegistry(auto_describe=True)
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{server}" for server in servers],
+        broker=[f"kafka://{server}" for server in cluster.servers],
         # Table state is rebuilt from changelog topics; the broker is the source of truth.
         store="memory://",
         # No standby copies: in memory a standby costs a worker as much as the active state,
@@ -96,7 +95,7 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
-        broker_credentials=KafkaSecurity.from_settings(settings).faust(),
+        broker_credentials=cluster.security.faust(),
     )
     setup_prometheus(app, registry, name_prefix="ioc_faust")
     Info("ioc_build", "Version of the ioc worker", registry=registry).info(
@@ -106,14 +105,14 @@ def create_app(settings: Settings, servers: Sequence[str]) -> Runtime:
     zone_set = load_zones(settings.zones)
     rulebook = Rulebook(default_rules(), zone_set.version, metrics, clock=utcnow)
     _add_health(app, settings, rulebook)
-    _add_stages(app, settings, servers, metrics, rulebook, ZoneIndex(zone_set))
+    _add_stages(app, settings, cluster, metrics, rulebook, ZoneIndex(zone_set))
     return Runtime(settings, app, registry, metrics, rulebook)
 
 
 def _add_incidents(
     app: faust.App,
     settings: Settings,
-    servers: Sequence[str],
+    cluster: Cluster,
     metrics: Metrics,
     outputs: Outputs,
     names: ZoneNames,
@@ -155,7 +154,7 @@ def _add_incidents(
 
     sinks = sinks_from_urls(
         settings.sinks,
-        SinkContext(settings.data_dir, servers, settings.topic_prefix, park, names),
+        SinkContext(settings.data_dir, cluster, settings.topic_prefix, park, names),
     )
     retry = WebhookRetryStage(park, outputs, metrics)
 
@@ -182,7 +181,7 @@ def _add_incidents(
 def _add_stages(
     app: faust.App,
     settings: Settings,
-    servers: Sequence[str],
+    cluster: Cluster,
     metrics: Metrics,
     rulebook: Rulebook,
     index: ZoneIndex,
@@ -220,7 +219,7 @@ def _add_stages(
         ),
     )
     correlation = CorrelationStage(rulebook, correlation_state, outputs, metrics)
-    _add_incidents(app, settings, servers, metrics, outputs, zone_names(index.zone_set))
+    _add_incidents(app, settings, cluster, metrics, outputs, zone_names(index.zone_set))
 
     async def assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         rulebook.new_epoch()
@@ -244,7 +243,7 @@ def _add_stages(
         )
 
     async def rules() -> None:
-        await follow_rules(rulebook, servers, settings.topic(RULES), reject)
+        await follow_rules(rulebook, cluster, settings.topic(RULES), reject)
 
     app.task(rules)
 

@@ -22,12 +22,15 @@ from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from mode.services import WaitResults
 
-from ioc import kafka_security
+from ioc.kafka.cluster import Cluster
 
 TRUE_END_TIMEOUT_S = 10.0
 
 _applied = False
-_fetch_max_wait_ms: int  # what apply() was given: the worker's setting
+# What apply() was given: the worker's setting and cluster (patches are process-wide, and a
+# process runs one worker).
+_fetch_max_wait_ms: int
+_cluster: Cluster
 
 
 async def _wait_next_records(self: Any, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109 (Faust's signature)
@@ -63,20 +66,15 @@ async def _highwaters(self: Any, partitions: Any) -> Any:
     to_confirm = [tp for tp, end in reported.items() if end]
     if not to_confirm:
         return reported
-    servers = [f"{url.host}:{url.port or 9092}" for url in self.app.conf.broker]
-    confirmed = await _fetched_ends(servers, to_confirm, reported)
+    confirmed = await _fetched_ends(_cluster, to_confirm, reported)
     return {tp: max(end, confirmed.get(tp, end)) for tp, end in reported.items()}
 
 
 async def _fetched_ends(
-    servers: list[str], tps: list[Any], reported: dict[Any, int]
+    cluster: Cluster, tps: list[Any], reported: dict[Any, int]
 ) -> dict[Any, int]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers,
-        client_id="ioc-recovery-ends",
-        group_id=None,
-        enable_auto_commit=False,
-        **kafka_security.current().aiokafka(),
+        client_id="ioc-recovery-ends", group_id=None, enable_auto_commit=False, **cluster.aiokafka()
     )
     await consumer.start()
     out: dict[Any, int] = {}
@@ -197,11 +195,12 @@ def _verify_source_topic_partitions(self: Any, source_topic: str) -> None:
     _original_verify(self, source_topic)
 
 
-def apply(fetch_max_wait_ms: int) -> None:
-    """Patch Faust's consumer (once per process); a worker's consumer then lets the broker
-    hold a fetch `fetch_max_wait_ms` at most."""
-    global _applied, _fetch_max_wait_ms
+def apply(fetch_max_wait_ms: int, cluster: Cluster) -> None:
+    """Patch Faust (once per process); a worker's consumer then lets the broker hold a fetch
+    `fetch_max_wait_ms` at most, and recovery confirms its ends on `cluster`, the worker's."""
+    global _applied, _fetch_max_wait_ms, _cluster
     _fetch_max_wait_ms = fetch_max_wait_ms
+    _cluster = cluster
     if _applied:
         return
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ioc import kafka_security
-from ioc.admin import at_fetched_end
+from ioc.kafka.admin import at_fetched_end
+from ioc.kafka.cluster import Cluster
 from ioc.rules.engine import Engine
 from ioc.rules.loader import RuleError, RuleSet
 from ioc.rules.published import decode_rules
@@ -101,18 +101,15 @@ class Rulebook:
         return []
 
 
-async def follow_rules(
-    rulebook: Rulebook, servers: Sequence[str], topic: str, reject: Reject
-) -> None:
+async def follow_rules(rulebook: Rulebook, cluster: Cluster, topic: str, reject: Reject) -> None:
     """Read `topic` from its beginning, then follow it until cancelled (the worker stops)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=list(servers),
         client_id="ioc-rules",
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FETCH_WAIT_MS,
-        **kafka_security.current().aiokafka(),
+        **cluster.aiokafka(),
     )
     await consumer.start()
     try:

@@ -9,6 +9,8 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
+from ioc.kafka.cluster import Cluster
+
 ServerT = TypeVar("ServerT", bound="Server")
 
 
@@ -36,6 +38,10 @@ class BrokerUnderTest:
     @property
     def bootstrap(self) -> str:
         return ",".join(self.servers)
+
+    @property
+    def cluster(self) -> Cluster:
+        return Cluster(tuple(self.servers))
 
     @property
     def url(self) -> str:

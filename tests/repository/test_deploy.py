@@ -18,8 +18,8 @@ import yaml
 
 from ioc.cli import build_parser
 from ioc.districts import DISTRICT_SLUGS
+from ioc.kafka.topics import topic_specs
 from ioc.settings import Settings
-from ioc.topics import topic_specs
 from tests.harness.paths import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"

@@ -1,6 +1,7 @@
 """The servers the test suite starts for itself: Apache Kafka (KRaft), PostgreSQL and Mosquitto,
 each on free loopback ports in a temporary directory, stopped when the session ends, and by
-the kernel if the test run dies first (also by SIGKILL). The embedded broker is `ioc.broker`.
+the kernel if the test run dies first (also by SIGKILL). The embedded broker is
+`ioc.kafka.embedded`.
 
 Where their programs come from: `scripts/install-test-deps.sh` installs Debian's
 `postgresql`, `mosquitto`, `mosquitto-clients` and `kcat` and a Java runtime, and calls

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from ioc.districts import DISTRICT_SLUGS
-from ioc.kafka_security import KafkaSecurity
+from ioc.kafka.security import KafkaSecurity
 from ioc.ports import accepts, free_port
 from tests.services.process import ServerProcess, ServiceError
 

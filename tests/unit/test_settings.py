@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ioc.kafka.topics import topic_specs
 from ioc.settings import Settings, SettingsError, load_settings, parse_broker_urls
-from ioc.topics import topic_specs
 
 
 def test_defaults_use_the_embedded_broker(settings: Settings) -> None:

@@ -21,7 +21,6 @@ import orjson
 import pytest
 from kafka.errors import NotLeaderForPartitionError
 
-from ioc.admin import ensure_topics, list_topics
 from ioc.cli.common import CommandError
 from ioc.cli.progress import Progress
 from ioc.cli.replay import (
@@ -31,8 +30,10 @@ from ioc.cli.replay import (
     shift_ts,
     shift_value,
 )
+from ioc.kafka.admin import ensure_topics, list_topics
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import SENSOR_TOPICS, TopicSpec
 from ioc.ports import free_port
-from ioc.topics import SENSOR_TOPICS, TopicSpec
 from simulators.publish import PublishError, pace, publish
 from simulators.record import Recorder
 from simulators.records import Record
@@ -251,7 +252,7 @@ def test_publish_sends_in_order_with_keys_timestamps_and_prefix_paced_by_the_clo
     progress = Progress(3, quiet=True, clock=clock)
     summary = publish(
         records,
-        ["127.0.0.1:9"],
+        Cluster.at("127.0.0.1:9"),
         topic_prefix="lamdong.",
         speed=1.0,
         progress=progress,
@@ -277,7 +278,7 @@ def test_publish_reports_undelivered_messages_by_topic_and_closes() -> None:
     producer = FakeProducer(clock, failing="sensors.camera")
     records = _records([T0] * 2, "sensors.traffic") + _records([T0] * 3, "sensors.camera")
     with pytest.raises(PublishError) as failure:
-        publish(records, ["x:1"], clock=clock, producer_factory=lambda left: producer)
+        publish(records, Cluster.at("x:1"), clock=clock, producer_factory=lambda left: producer)
     assert str(failure.value) == (
         "3 message(s) to sensors.camera not delivered "
         "([Error 6] NotLeaderForPartitionError: leader moved)"
@@ -291,7 +292,7 @@ def test_keep_partitions_sends_to_the_recorded_partition_and_refuses_a_missing_o
     kept = [Record("sensors.camera", b"c", b"v", T0, partition=p) for p in (2, 0)]
     publish(
         [*kept, Record("sensors.camera", b"c", b"v", T0)],
-        ["x:1"],
+        Cluster.at("x:1"),
         keep_partitions=True,
         clock=clock,
         producer_factory=lambda left: producer,
@@ -300,7 +301,7 @@ def test_keep_partitions_sends_to_the_recorded_partition_and_refuses_a_missing_o
     with pytest.raises(PublishError, match=r"partition 5 of sensors.camera, which has 3"):
         publish(
             [Record("sensors.camera", b"c", b"v", T0, partition=5)],
-            ["x:1"],
+            Cluster.at("x:1"),
             keep_partitions=True,
             clock=clock,
             producer_factory=lambda left: FakeProducer(clock, partitions=3),
@@ -314,7 +315,7 @@ def test_publish_to_an_unreachable_broker_fails_clearly_within_the_timeout() -> 
     port = free_port()
     started = time.monotonic()
     with pytest.raises(PublishError) as failure:
-        publish(_records([T0]), [f"127.0.0.1:{port}"], connect_timeout=1.5)
+        publish(_records([T0]), Cluster.at(f"127.0.0.1:{port}"), connect_timeout=1.5)
     assert time.monotonic() - started < 5
     assert str(failure.value) == (
         f"broker kafka://127.0.0.1:{port} unreachable after 1.5 s: Connection refused; "
@@ -396,7 +397,7 @@ def _prefix() -> str:
 
 def _create(broker: BrokerUnderTest, prefix: str, partitions: int = 3) -> None:
     specs = [TopicSpec(prefix + t, partitions) for t in SENSOR_TOPICS]
-    asyncio.run(ensure_topics(broker.servers, specs))
+    asyncio.run(ensure_topics(broker.cluster, specs))
 
 
 def _source() -> list[Record]:
@@ -432,7 +433,7 @@ def _by_key(records: Iterable[Record]) -> dict[tuple[str, bytes | None], list[tu
 def _record(broker: BrokerUnderTest, prefix: str, **options: Any) -> tuple[list[Record], Progress]:
     progress = Progress(None, quiet=True)
     with Recorder(
-        broker.servers, SENSOR_TOPICS, topic_prefix=prefix, progress=progress, **options
+        broker.cluster, SENSOR_TOPICS, topic_prefix=prefix, progress=progress, **options
     ) as recorder:
         return list(recorder.records()), progress
 
@@ -464,7 +465,7 @@ def test_record_then_replay_gives_the_same_messages_in_the_same_order_per_key(
 ) -> None:
     source, first, second = _prefix(), _prefix(), _prefix()
     _create(any_broker, source)
-    publish(_source(), any_broker.servers, topic_prefix=source, connect_timeout=10)
+    publish(_source(), any_broker.cluster, topic_prefix=source, connect_timeout=10)
 
     out = tmp_path / "rec.jsonl"
     result = _ioc({**ioc_env, "IOC_TOPIC_PREFIX": source}, "record", "--out", str(out))
@@ -521,7 +522,7 @@ def test_keep_partitions_puts_messages_where_the_recording_says(
         Record(r.topic, r.key, r.value, r.ts, partition=2 if r.key == b"st-1" else 0)
         for r in _source()
     ]
-    publish(moved, any_broker.servers, topic_prefix=prefix, keep_partitions=True)
+    publish(moved, any_broker.cluster, topic_prefix=prefix, keep_partitions=True)
     recorded, _ = _record(any_broker, prefix)
     assert {(r.key, r.partition) for r in recorded} == {(r.key, r.partition) for r in moved}
 
@@ -542,7 +543,7 @@ def test_record_of_an_unknown_topic_names_the_existing_ones_and_creates_nothing(
         f"with the prefix '{prefix}': sensors.camera, sensors.environment, sensors.traffic"
     ) in result.stderr.decode()
     assert not out.exists()
-    assert f"{prefix}sensors.trafic" not in asyncio.run(list_topics(any_broker.servers))
+    assert f"{prefix}sensors.trafic" not in asyncio.run(list_topics(any_broker.cluster))
 
 
 @pytest.mark.integration
@@ -557,7 +558,7 @@ def test_record_from_now_takes_only_new_messages_until_max(
     # ListOffsets with the last batch's first offset + 1 (Tansu) lets a careless recorder
     # start inside it.
     old = [Record("sensors.camera", b"cam", f"old-{i}".encode(), T0 + i) for i in range(5)]
-    publish(old, any_broker.servers, topic_prefix=prefix)
+    publish(old, any_broker.cluster, topic_prefix=prefix)
     proc = subprocess.Popen(
         [*IOC, "record", "--topics", "sensors.camera", "--from-now", "--max", "3", "--out", "-"],
         env={**ioc_env, "IOC_TOPIC_PREFIX": prefix},
@@ -604,13 +605,13 @@ def test_follow_records_what_exists_then_what_arrives(any_broker: BrokerUnderTes
     _create(any_broker, prefix)
     before = _records([T0 + i for i in range(10)])
     after = _records([T0 + 100 + i for i in range(4)], "sensors.camera")
-    publish(before, any_broker.servers, topic_prefix=prefix)
+    publish(before, any_broker.cluster, topic_prefix=prefix)
     with Recorder(
-        any_broker.servers, SENSOR_TOPICS, topic_prefix=prefix, follow=True, max_messages=14
+        any_broker.cluster, SENSOR_TOPICS, topic_prefix=prefix, follow=True, max_messages=14
     ) as recorder:
         stream = recorder.records()
         existing = list(itertools.islice(stream, 10))
-        publish(after, any_broker.servers, topic_prefix=prefix)
+        publish(after, any_broker.cluster, topic_prefix=prefix)
         arrived = list(stream)
     assert _by_key(existing) == _by_key(before)
     assert _by_key(arrived) == _by_key(after)

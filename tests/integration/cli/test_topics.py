@@ -9,9 +9,10 @@ import time
 
 import orjson
 
-from ioc.admin import ensure_topics
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import TopicSpec, topic_specs
 from ioc.settings import Settings
-from ioc.topics import TopicSpec, topic_specs
 from tests.harness.kafka import Kafka
 from tests.harness.processes import IOC
 from tests.harness.servers import on_both_brokers
@@ -30,7 +31,7 @@ def test_create_is_idempotent_and_describe_reports_what_differs(
     specs = topic_specs(Settings(topic_prefix=prefix, partitions=3, app_id=env["IOC_APP_ID"]))
     # One topic made beforehand by someone else, with other partitions: reported, never changed.
     alerts = next(s for s in specs if s.name.endswith("ioc.alerts"))
-    asyncio.run(ensure_topics([kafka.bootstrap], [TopicSpec(alerts.name, 2)]))
+    asyncio.run(ensure_topics(Cluster.at(kafka.bootstrap), [TopicSpec(alerts.name, 2)]))
 
     before = ioc(env, "topics", "describe", "--json")
     assert before.returncode == 1, before.stderr

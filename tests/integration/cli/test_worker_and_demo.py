@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.broker import discover
+from ioc.kafka.embedded import discover
 from ioc.ports import free_port
 from tests.harness.processes import IOC, alive, descendants, http_get, stop
 from tests.harness.waiting import wait_for

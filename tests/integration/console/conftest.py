@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from ioc.admin import ensure_topics
-from ioc.broker import EmbeddedBroker
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.embedded import EmbeddedBroker
+from ioc.kafka.topics import SENSORS, topic_specs
 from ioc.schemas.sensors import SourceStatuses
 from ioc.settings import Settings
-from ioc.topics import SENSORS, topic_specs
 from tests.harness.console_data import T0, acknowledged, opened, sensor, store
 from tests.harness.consoles import ROLES, ConsoleProcess, Setup, make_tokens
 from tests.harness.kafka import Kafka
@@ -23,7 +24,9 @@ from tests.harness.kafka import Kafka
 def setup(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     data = tmp_path_factory.mktemp("console")
     prefix = f"con{time.monotonic_ns()}."
-    asyncio.run(ensure_topics([broker.bootstrap], topic_specs(Settings(topic_prefix=prefix))))
+    asyncio.run(
+        ensure_topics(Cluster.at(broker.bootstrap), topic_specs(Settings(topic_prefix=prefix)))
+    )
     first_ack = opened(2, district="da-lat")
     incidents = {
         "da-lat": opened(1, district="da-lat", title="Ngập úng đường Trần Phú"),

@@ -13,8 +13,8 @@ import pytest
 
 from ioc.console.database import SqliteDatabase
 from ioc.console.tokens import TokenStore
+from ioc.kafka.topics import COMMANDS, INCIDENTS
 from ioc.schemas.commands import Command
-from ioc.topics import COMMANDS, INCIDENTS
 from tests.harness.console_data import opened
 from tests.harness.consoles import ROLES, EventStream, Setup, incident_event, make_tokens
 

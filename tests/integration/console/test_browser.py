@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ioc.broker import EmbeddedBroker
+from ioc.kafka.embedded import EmbeddedBroker
 from ioc.ports import free_port
 from ioc.sinks.sqlite import IncidentStore
 from tests.harness.consoles import ConsoleProcess, make_tokens

@@ -16,8 +16,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
 
-from ioc.admin import ensure_topics, list_topics, partition_counts, seed_offsets
-from ioc.broker import (
+from ioc.kafka.admin import ensure_topics, list_topics, partition_counts, seed_offsets
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.embedded import (
     BinaryNotFound,
     BrokerError,
     BrokerNotReady,
@@ -27,8 +28,8 @@ from ioc.broker import (
     free_port,
     port_is_free,
 )
+from ioc.kafka.topics import TopicSpec, topic_specs
 from ioc.settings import Settings
-from ioc.topics import TopicSpec, topic_specs
 from tests.harness.kafka import Kafka
 from tests.harness.processes import IOC, alive
 from tests.harness.waiting import wait_for
@@ -46,7 +47,7 @@ def test_produce_and_consume_through_a_consumer_group_with_aiokafka(
     topic = _topic()
 
     async def run() -> list[bytes]:
-        await ensure_topics([broker.bootstrap], [TopicSpec(topic, 3)])
+        await ensure_topics(Cluster.at(broker.bootstrap), [TopicSpec(topic, 3)])
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
         await producer.start()
         try:
@@ -83,7 +84,7 @@ def test_produce_and_consume_through_a_consumer_group_with_kafka_python(
     broker: EmbeddedBroker,
 ) -> None:
     topic = _topic()
-    asyncio.run(ensure_topics([broker.bootstrap], [TopicSpec(topic, 2)]))
+    asyncio.run(ensure_topics(Cluster.at(broker.bootstrap), [TopicSpec(topic, 2)]))
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     for i in range(20):
         producer.send(topic, f"v{i}".encode(), key=b"gateway-1")
@@ -116,11 +117,11 @@ def test_ensure_topics_is_idempotent_and_honours_partition_counts(
 ) -> None:
     prefixed = settings.model_copy(update={"topic_prefix": f"{_topic()}.", "partitions": 3})
     specs = topic_specs(prefixed)
-    first = asyncio.run(ensure_topics([broker.bootstrap], specs))
+    first = asyncio.run(ensure_topics(Cluster.at(broker.bootstrap), specs))
     assert {s.action for s in first} == {"created"}
-    second = asyncio.run(ensure_topics([broker.bootstrap], specs))
+    second = asyncio.run(ensure_topics(Cluster.at(broker.bootstrap), specs))
     assert {s.action for s in second} == {"exists"}
-    counts = asyncio.run(partition_counts([broker.bootstrap], [s.name for s in specs]))
+    counts = asyncio.run(partition_counts(Cluster.at(broker.bootstrap), [s.name for s in specs]))
     assert counts == {s.name: s.partitions for s in specs}
     assert counts[prefixed.topic("sensors.traffic")] == 3
     assert counts[prefixed.topic("ioc.zones")] == 1
@@ -130,18 +131,18 @@ def test_a_new_group_is_seeded_at_the_start_of_each_partition_once(
     broker: EmbeddedBroker, kafka: Kafka
 ) -> None:
     name, group = _topic(), f"group-{uuid.uuid4().hex[:8]}"
-    asyncio.run(ensure_topics([broker.bootstrap], [TopicSpec(name, 2)]))
+    asyncio.run(ensure_topics(Cluster.at(broker.bootstrap), [TopicSpec(name, 2)]))
     kafka.produce(name, [(b"k", b"v")])
-    assert asyncio.run(seed_offsets([broker.bootstrap], group, [name])) == 2
+    assert asyncio.run(seed_offsets(Cluster.at(broker.bootstrap), group, [name])) == 2
     assert kafka.committed(group, name) == {0: 0, 1: 0}
     # Seeded once: a group with commits keeps them.
-    assert asyncio.run(seed_offsets([broker.bootstrap], group, [name])) == 0
+    assert asyncio.run(seed_offsets(Cluster.at(broker.bootstrap), group, [name])) == 0
 
 
 def test_a_differing_partition_count_is_reported_not_changed(broker: EmbeddedBroker) -> None:
     name = _topic()
-    asyncio.run(ensure_topics([broker.bootstrap], [TopicSpec(name, 2)]))
-    [state] = asyncio.run(ensure_topics([broker.bootstrap], [TopicSpec(name, 5)]))
+    asyncio.run(ensure_topics(Cluster.at(broker.bootstrap), [TopicSpec(name, 2)]))
+    [state] = asyncio.run(ensure_topics(Cluster.at(broker.bootstrap), [TopicSpec(name, 5)]))
     assert (state.action, state.partitions, state.wanted) == ("partitions differ", 2, 5)
 
 
@@ -151,7 +152,7 @@ def test_start_and_stop_leave_nothing_behind(tmp_path: Path) -> None:
     pid = embedded.pid
     assert pid is not None
     assert alive(pid)
-    assert asyncio.run(list_topics([bootstrap])) == []
+    assert asyncio.run(list_topics(Cluster.at(bootstrap))) == []
     embedded.stop()
     assert not alive(pid)
     assert port_is_free("127.0.0.1", embedded.port)
@@ -205,7 +206,7 @@ def test_the_broker_dies_with_its_parent_even_on_sigkill(tmp_path: Path) -> None
             sys.executable,
             "-c",
             "import time\n"
-            "from ioc.broker import EmbeddedBroker\n"
+            "from ioc.kafka.embedded import EmbeddedBroker\n"
             "b = EmbeddedBroker()\n"
             "b.start()\n"
             "print(b.pid, flush=True)\n"
@@ -239,7 +240,7 @@ def test_ioc_broker_in_the_foreground_serves_both_clients(tmp_path: Path) -> Non
         assert f"embedded broker ready on 127.0.0.1:{port}" in first, first
         bootstrap = f"127.0.0.1:{port}"
         assert discover(tmp_path / "data") == bootstrap
-        topics = asyncio.run(list_topics([bootstrap]))
+        topics = asyncio.run(list_topics(Cluster.at(bootstrap)))
         assert "sensors.environment" in topics
         assert "ioc.incidents.duc-trong" in topics
         # kafka-python, the simulators' client, against the same broker.

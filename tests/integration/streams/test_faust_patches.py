@@ -15,7 +15,8 @@ from faust.tables.base import Collection as Table
 from faust.transport.consumer import Consumer
 from mode import Service
 
-from ioc.broker import EmbeddedBroker
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.embedded import EmbeddedBroker
 from ioc.settings import Settings
 from ioc.streams import faust_patches
 from ioc.streams.app import create_app
@@ -52,7 +53,7 @@ class _Consumer:
 
 
 def test_a_fetch_and_its_delivery_check_see_the_partitions_as_they_were_asked_for() -> None:
-    faust_patches.apply(Settings().fetch_max_wait_ms)
+    faust_patches.apply(Settings().fetch_max_wait_ms, Cluster.at("127.0.0.1:9"))
     consumer = _Consumer()
     records, active = asyncio.run(Consumer._wait_next_records(consumer, 1.0))  # type: ignore[arg-type]
     assert consumer.fetched_with == {("ioc.alerts", 0), ("ioc.alerts", 1)}
@@ -65,7 +66,9 @@ def test_the_workers_fetches_wait_as_long_as_the_settings_say(
     broker: EmbeddedBroker, settings: Settings
 ) -> None:
     """Faust hard-codes 1500 ms; on Tansu that was up to 1.5 s of latency per stage."""
-    runtime = create_app(settings.model_copy(update={"fetch_max_wait_ms": 37}), [broker.bootstrap])
+    runtime = create_app(
+        settings.model_copy(update={"fetch_max_wait_ms": 37}), Cluster.at(broker.bootstrap)
+    )
     thread: Any = runtime.app.consumer._thread  # type: ignore[attr-defined]
 
     async def fetcher_wait() -> int:
@@ -89,7 +92,7 @@ class _Delivering(Service):
 
 
 def _patched() -> Any:
-    faust_patches.apply(Settings().fetch_max_wait_ms)
+    faust_patches.apply(Settings().fetch_max_wait_ms, Cluster.at("127.0.0.1:9"))
     return Consumer.wait_first
 
 
@@ -225,7 +228,7 @@ class _Table:
 
 
 def test_a_changelog_the_metadata_lists_with_no_partitions_yet_is_checked_again_later() -> None:
-    faust_patches.apply(500)
+    faust_patches.apply(500, Cluster.at("127.0.0.1:9"))
     table = _Table({"ioc.alerts": 4, "ioc.incidents-changelog": 0})
     verify = Table._verify_source_topic_partitions
     verify(table, "ioc.alerts")  # 0 partitions: not known yet, so no mismatch
@@ -236,7 +239,7 @@ def test_a_changelog_the_metadata_lists_with_no_partitions_yet_is_checked_again_
 
 
 def test_a_changelog_with_other_partitions_than_its_source_is_still_refused() -> None:
-    faust_patches.apply(500)
+    faust_patches.apply(500, Cluster.at("127.0.0.1:9"))
     table = _Table({"ioc.alerts": 4, "ioc.incidents-changelog": 2})
     with pytest.raises(PartitionsMismatch):
         Table._verify_source_topic_partitions(table, "ioc.alerts")

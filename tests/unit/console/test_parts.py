@@ -27,6 +27,7 @@ from ioc.console.live import LiveFeed, Position
 from ioc.console.oidc import OidcRefused, OidcSettings, OidcVerifier
 from ioc.console.security_headers import content_security_policy
 from ioc.console.tokens import TokenStore
+from ioc.kafka.cluster import Cluster
 from ioc.sinks.postgres import PostgresSink
 from ioc.sinks.sqlite import SqliteSink
 from tests.harness.console_data import T0, acknowledged, opened
@@ -193,7 +194,7 @@ def test_positions_round_trip_and_refuse_other_layouts() -> None:
 
 def _feed() -> LiveFeed:
     """A feed as `start` leaves it on an empty two-partition incidents topic, without a broker."""
-    feed = LiveFeed(["127.0.0.1:1"], "inc", "sen", recent=3)
+    feed = LiveFeed(Cluster.at("127.0.0.1:1"), "inc", "sen", recent=3)
     feed._position = Position([[0, 0], [0]])
     feed._kept_from = [[0, 0], [0]]
     return feed
@@ -348,7 +349,7 @@ def test_a_store_that_cannot_be_read_is_a_503_problem_on_every_path(tmp_path: Pa
     from ioc.settings import Settings
 
     settings = Settings(data_dir=tmp_path, console_store=f"sqlite://{tmp_path / 'gone.db'}")
-    console = Console.from_settings(settings, ["127.0.0.1:1"])  # never opened: no broker
+    console = Console.from_settings(settings, Cluster.at("127.0.0.1:1"))  # never opened: no broker
     token = "ioc_0123456789ab_" + "A" * 43
     with TestClient(create_app(console, manage_console=False)) as client:
         for path in ("/api/incidents", "/api/me", "/api/counts"):

@@ -11,12 +11,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ioc.admin import ensure_topics
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import TopicSpec
 from ioc.schemas.incidents import Incident
 from ioc.sinks.jsonl import JsonlSink
 from ioc.sinks.kafka import DistrictTopicsSink
 from ioc.sinks.sqlite import IncidentStore, SqliteSink
-from ioc.topics import TopicSpec
 from tests.harness.incidents import versions
 from tests.harness.kafka import Kafka
 
@@ -74,11 +75,11 @@ def test_district_topics_get_each_version_once_across_sink_instances(kafka: Kafk
     v1, v2, v3 = versions()
     prefix = f"sink{uuid.uuid4().hex[:8]}."
     topic = f"{prefix}ioc.incidents.da-lat"
-    asyncio.run(ensure_topics([kafka.bootstrap], [TopicSpec(topic, 1, compacted=True)]))
+    asyncio.run(ensure_topics(Cluster.at(kafka.bootstrap), [TopicSpec(topic, 1, compacted=True)]))
 
     async def run(*batches: list[Incident]) -> None:
         sink = DistrictTopicsSink(
-            [kafka.bootstrap], ["da-lat"], lambda d: f"{prefix}ioc.incidents.{d}"
+            Cluster.at(kafka.bootstrap), ["da-lat"], lambda d: f"{prefix}ioc.incidents.{d}"
         )
         await sink.start()
         for batch in batches:

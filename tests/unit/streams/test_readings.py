@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from ioc.geo import ZoneIndex, default_zones
+from ioc.kafka.cluster import Cluster
 from ioc.rules.loader import default_rules
 from ioc.rules.offline import run as run_offline
 from ioc.schemas import Decoder
@@ -246,7 +247,7 @@ def test_a_batch_evaluated_in_parts_leaves_what_it_leaves_whole(
 def test_partitions_assigned_start_a_new_epoch_of_the_engine(settings: Settings) -> None:
     """States of partitions just assigned may have been evaluated by another worker: their
     wake times are not trusted (ioc.rules.engine.Engine.new_epoch)."""
-    runtime = create_app(settings, ["127.0.0.1:9"])
+    runtime = create_app(settings, Cluster.at("127.0.0.1:9"))
     before = runtime.rulebook.engine.epoch
 
     async def assign() -> None:

@@ -21,8 +21,9 @@ from typing import IO, Any
 
 from aiokafka.errors import KafkaError
 
-from ioc.admin import list_topics
 from ioc.children import end, spawn
+from ioc.kafka.admin import list_topics
+from ioc.kafka.cluster import Cluster
 from ioc.ports import free_port, port_is_free, refusal
 
 DISCOVERY_FILE = "broker.json"
@@ -175,7 +176,7 @@ class EmbeddedBroker:
                 cause = refusal(self.host, self.port)
                 if cause is not None:
                     raise OSError(cause)
-                asyncio.run(list_topics([self.bootstrap]))
+                asyncio.run(list_topics(Cluster.at(self.bootstrap)))
                 return
             except (KafkaError, OSError) as exc:
                 last = exc

@@ -1,10 +1,6 @@
-"""How this process's Kafka clients authenticate: one set of options, taken from the settings
-at the edge of the program, for Faust, aiokafka and kafka-python alike.
-
-A process talks to one cluster as one user, and its Kafka clients are built in many places
-from a list of bootstrap servers; the options are therefore set once, by `use()`, when the
-command's settings are read, rather than threaded through every constructor.
-"""
+"""How Kafka clients authenticate: one set of options, read from the settings, given in the
+form each client library takes (Faust, aiokafka, kafka-python, librdkafka). A client gets it
+with the servers, as a `Cluster` (ioc.kafka.cluster), never from process-wide state."""
 
 from __future__ import annotations
 
@@ -102,15 +98,3 @@ class KafkaSecurity:
                 ssl_context=self.ssl_context(),
             )
         return faust.SSLCredentials(self.ssl_context())
-
-
-_current = KafkaSecurity()
-
-
-def use(security: KafkaSecurity) -> None:
-    global _current
-    _current = security
-
-
-def current() -> KafkaSecurity:
-    return _current

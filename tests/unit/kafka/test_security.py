@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.kafka_security import KafkaSecurity
+from ioc.kafka.security import KafkaSecurity
 from ioc.settings import Settings, SettingsError, load_settings
 
 

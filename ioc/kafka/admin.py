@@ -18,9 +18,9 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthenticationFailed
 from aiokafka.structs import OffsetAndMetadata
 
-from ioc import kafka_security
+from ioc.kafka.cluster import Cluster
+from ioc.kafka.topics import TopicSpec
 from ioc.ports import none_accept
-from ioc.topics import TopicSpec
 
 
 class BrokerUnavailable(Exception):
@@ -47,17 +47,14 @@ class TopicState:
     wanted: int
 
 
-def _client(servers: Sequence[str], timeout_ms: int = 5000) -> AIOKafkaAdminClient:
+def _client(cluster: Cluster, timeout_ms: int = 5000) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        bootstrap_servers=list(servers),
-        client_id="ioc-admin",
-        request_timeout_ms=timeout_ms,
-        **kafka_security.current().aiokafka(),
+        client_id="ioc-admin", request_timeout_ms=timeout_ms, **cluster.aiokafka()
     )
 
 
-async def list_topics(servers: Sequence[str]) -> list[str]:
-    admin = _client(servers)
+async def list_topics(cluster: Cluster) -> list[str]:
+    admin = _client(cluster)
     try:
         await admin.start()
         return sorted(await admin.list_topics())
@@ -69,13 +66,13 @@ class AuthenticationFailed(BrokerUnavailable):
     """The broker refused this user's credentials: trying again will not help."""
 
 
-async def _refused_credentials(servers: Sequence[str]) -> str | None:
+async def _refused_credentials(cluster: Cluster) -> str | None:
     """Why the broker refuses our SASL credentials, or None. aiokafka's clients only say that
     they could not bootstrap; one bare connection tells an authentication failure apart."""
-    security = kafka_security.current()
+    security = cluster.security
     if not security.sasl:
         return None
-    for server in servers:
+    for server in cluster.servers:
         host, _, port = server.rpartition(":")
         try:
             options = security.aiokafka()
@@ -92,7 +89,7 @@ async def _refused_credentials(servers: Sequence[str]) -> str | None:
     return None
 
 
-async def wait_until_ready(servers: Sequence[str], within: float) -> None:
+async def wait_until_ready(cluster: Cluster, within: float) -> None:
     """Return once the broker answers a metadata request; BrokerUnavailable after `within` s,
     AuthenticationFailed at once when it refuses our credentials."""
     deadline = time.monotonic() + within
@@ -101,28 +98,28 @@ async def wait_until_ready(servers: Sequence[str], within: float) -> None:
     while True:
         try:
             # A TCP probe first keeps aiokafka from logging every refused connection.
-            if none_accept(servers) is None:
-                await list_topics(servers)
+            if none_accept(cluster.servers) is None:
+                await list_topics(cluster)
                 return
-            last = ConnectionRefusedError(f"nothing listens on {','.join(servers)}")
+            last = ConnectionRefusedError(f"nothing listens on {cluster.bootstrap}")
         except (KafkaError, OSError) as exc:
             last = exc
-            refused = await _refused_credentials(servers)
+            refused = await _refused_credentials(cluster)
             if refused is not None:
                 raise AuthenticationFailed(refused) from None
         if time.monotonic() + delay > deadline:
             raise BrokerUnavailable(
-                f"broker {','.join(servers)} did not answer a metadata request within "
+                f"broker {cluster.bootstrap} did not answer a metadata request within "
                 f"{within:g} s (last error: {last})"
             )
         await asyncio.sleep(delay)  # back off between connection attempts, not a synchronisation
         delay = min(delay * 2, 1.0)
 
 
-async def may_describe(servers: Sequence[str], topic: str) -> bool:
+async def may_describe(cluster: Cluster, topic: str) -> bool:
     """False when the broker refuses this user the topic (an ACL), rather than not having it:
     both look alike in a client's metadata, which lists only what the user may see."""
-    admin = _client(servers)
+    admin = _client(cluster)
     try:
         await admin.start()
         (described,) = await admin.describe_topics([topic])
@@ -131,8 +128,8 @@ async def may_describe(servers: Sequence[str], topic: str) -> bool:
     return int(described.get("error_code", 0)) not in NOT_AUTHORISED
 
 
-async def partition_counts(servers: Sequence[str], names: Sequence[str]) -> dict[str, int]:
-    admin = _client(servers)
+async def partition_counts(cluster: Cluster, names: Sequence[str]) -> dict[str, int]:
+    admin = _client(cluster)
     try:
         await admin.start()
         described = await admin.describe_topics(list(names))
@@ -145,18 +142,18 @@ async def partition_counts(servers: Sequence[str], names: Sequence[str]) -> dict
     }
 
 
-async def ensure_topics(servers: Sequence[str], specs: Sequence[TopicSpec]) -> list[TopicState]:
+async def ensure_topics(cluster: Cluster, specs: Sequence[TopicSpec]) -> list[TopicState]:
     """Create the topics that do not exist; never touch those that do. Idempotent.
 
     On a cluster with ACLs a user sees only the topics it may describe, and may not create
     any: TopicsNotAuthorised names those it was refused, once every other was handled."""
     # Listing first matters: a metadata request naming a missing topic may auto-create it with
     # the broker's default partition count (Tansu does).
-    present = set(await list_topics(servers))
+    present = set(await list_topics(cluster))
     missing = [s for s in specs if s.name not in present]
-    existing = await partition_counts(servers, [s.name for s in specs if s.name in present])
+    existing = await partition_counts(cluster, [s.name for s in specs if s.name in present])
     if missing:
-        admin = _client(servers)
+        admin = _client(cluster)
         try:
             await admin.start()
             response = await admin.create_topics(
@@ -175,7 +172,7 @@ async def ensure_topics(servers: Sequence[str], specs: Sequence[TopicSpec]) -> l
                 raise KafkaError(f"could not create topic {name}: error {code} {message or ''}")
         if refused:
             raise TopicsNotAuthorised(refused)
-        existing.update(await partition_counts(servers, [s.name for s in missing]))
+        existing.update(await partition_counts(cluster, [s.name for s in missing]))
     states = []
     for spec in specs:
         have = existing.get(spec.name, 0)
@@ -208,17 +205,15 @@ class TopicDescription:
         return out
 
 
-async def describe_topics(
-    servers: Sequence[str], specs: Sequence[TopicSpec]
-) -> list[TopicDescription]:
+async def describe_topics(cluster: Cluster, specs: Sequence[TopicSpec]) -> list[TopicDescription]:
     """What the cluster holds of each topic ioc wants. Reads only: a missing topic is reported,
     not created (the topic list is read first, for the reason given in ensure_topics)."""
-    present = set(await list_topics(servers))
+    present = set(await list_topics(cluster))
     names = [s.name for s in specs if s.name in present]
-    counts = await partition_counts(servers, names)
+    counts = await partition_counts(cluster, names)
     policies: dict[str, str] = {}
     if names:
-        admin = _client(servers)
+        admin = _client(cluster)
         try:
             await admin.start()
             resources = [ConfigResource(ConfigResourceType.TOPIC, n, None) for n in names]
@@ -267,7 +262,7 @@ async def at_fetched_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool
     return end is not None and await consumer.position(tp) >= end
 
 
-async def seed_offsets(servers: Sequence[str], group: str, topics: Sequence[str]) -> int:
+async def seed_offsets(cluster: Cluster, group: str, topics: Sequence[str]) -> int:
     """Commit the earliest offset for each partition the group has never committed on.
 
     Faust drops records that a fetch returns while its flow is suspended (a rebalance) and
@@ -277,11 +272,7 @@ async def seed_offsets(servers: Sequence[str], group: str, topics: Sequence[str]
     group whose members are running refuses a commit from outside; it has its own commits.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=list(servers),
-        group_id=group,
-        client_id="ioc-seed",
-        enable_auto_commit=False,
-        **kafka_security.current().aiokafka(),
+        group_id=group, client_id="ioc-seed", enable_auto_commit=False, **cluster.aiokafka()
     )
     await consumer.start()
     try:
