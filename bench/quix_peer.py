@@ -42,8 +42,8 @@ from quixstreams import Application
 from ioc.geo import ZoneIndex, default_zones
 from ioc.rules.context import matches
 from ioc.rules.health import plausible
+from ioc.rules.kinds.threshold import ThresholdRule
 from ioc.rules.loader import default_rules
-from ioc.rules.model import ThresholdRule
 from ioc.rules.values import Placed, value_of
 from ioc.schemas.decode import Decoded, Decoder
 

@@ -11,7 +11,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ioc.rules.health import STALE_AFTER_S, downgrade, plausible
-from ioc.rules.model import AnyRule, When
+from ioc.rules.model import RuleBase, When
 from ioc.rules.status import Status, Transition
 from ioc.rules.values import Placed, value_of
 from ioc.schemas.alerts import Alert, Evidence
@@ -54,7 +54,7 @@ class Context:
     state: EngineState
     alerts: list[Alert] = field(default_factory=list)
 
-    def rule_state(self, rule: AnyRule) -> dict[str, Any]:
+    def rule_state(self, rule: RuleBase) -> dict[str, Any]:
         rules: dict[str, dict[str, Any]] = self.state["rules"]
         # get before setdefault: asked per reading, and setdefault builds a dict every time.
         held = rules.get(rule.id)
@@ -83,7 +83,7 @@ class Context:
 
     def raise_alert(
         self,
-        rule: AnyRule,
+        rule: RuleBase,
         subject: str,
         status: Transition,
         t: float,
@@ -202,7 +202,7 @@ def usable(ctx: Context, placed: Placed, name: str) -> float | None:
 
 def observe(
     ctx: Context,
-    rule: AnyRule,
+    rule: RuleBase,
     subject: str,
     holds: bool,
     t: float,
@@ -260,3 +260,26 @@ def remember_place(entry: dict[str, Any], placed: Placed) -> None:
         "district": placed.district,
         "zones": [z.id for z in placed.zones if z.kind not in ADMIN_KINDS],
     }
+
+
+def once(
+    ctx: Context,
+    rule: RuleBase,
+    subject: str,
+    t: float,
+    placed: Placed,
+    evidence: list[Evidence],
+    *,
+    resolvable: bool = False,
+) -> None:
+    """A one-shot alert. `resolvable` ones stay firing until their rule's watermark handler
+    resolves them (ioc/rules/kinds/threshold.py), at the place they were raised."""
+    entry = ctx.rule_state(rule).setdefault(subject, {})
+    status = Status.from_record(entry.get("status"))
+    if status.once(t, rule.cooldown.total_seconds()):
+        if resolvable:
+            status.firing_since = t
+            remember_place(entry, placed)
+            ctx.wake_at(t + rule.clear.after.total_seconds())
+        ctx.raise_alert(rule, subject, "fire", t, t, placed, evidence)
+    entry["status"] = status.to_record()

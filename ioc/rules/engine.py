@@ -11,47 +11,28 @@ resumes it.
 
 from __future__ import annotations
 
-import bisect
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from ioc.digest import content_digest
-from ioc.rules import windows
 from ioc.rules.context import (
     Context,
     EngineState,
     epoch,
-    evidence_of,
-    last_place,
     new_state,
-    observe,
-    remember_place,
-    row_time,
-    row_value,
     sooner,
-    usable,
-    utc,
-    zones_matching,
 )
-from ioc.rules.correlate import correlate
 from ioc.rules.duplicates import repeated
-from ioc.rules.filters import Dispatch, Predicate, predicate, takes
+from ioc.rules.filters import Dispatch, takes
+from ioc.rules.kinds import kind_of
+from ioc.rules.kinds.base import OnReading, OnWatermark
+from ioc.rules.kinds.correlation import CorrelationRule, correlate
 from ioc.rules.loader import RuleSet
-from ioc.rules.model import (
-    EVENT_FIELDS,
-    AbsenceRule,
-    AnyRule,
-    CorrelationRule,
-    GeofenceRule,
-    RateOfChangeRule,
-    ThresholdRule,
-    WindowRule,
-)
-from ioc.rules.status import Status
+from ioc.rules.model import RuleBase
 from ioc.rules.values import Placed
-from ioc.schemas.alerts import Alert, Evidence
+from ioc.schemas.alerts import Alert
 from ioc.schemas.readings import READING_KINDS
 
 __all__ = ["Engine", "EngineState", "new_state"]
@@ -81,9 +62,12 @@ class Engine:
         self.zoneset_version = zoneset_version
         self.clock = clock
         self.rules = ruleset.enabled
-        self.correlations = [r for r in self.rules if isinstance(r, CorrelationRule)]
+        # Correlations decide on other rules' alerts, not on readings.
+        self.correlations: list[CorrelationRule] = [
+            r for r in self.rules if isinstance(r, CorrelationRule)
+        ]
         # Their alerts take a sensor offline, and bring it back, on the console's map.
-        self.absence_rules = frozenset(r.id for r in self.rules if isinstance(r, AbsenceRule))
+        self.absence_rules = frozenset(r.id for r in self.rules if kind_of(r).marks_offline)
         self.inline_correlation = correlation
         # The watermark pass skips a state with nothing due; False: every pass looks at every
         # rule the state holds (the reference the skipping is tested against).
@@ -94,11 +78,11 @@ class Engine:
         self.order = {rule.id: n for n, rule in enumerate(self.rules)}
         # A reading meets only the rules that can fire on its kind; the watermark visits only
         # the rules with something in the state (a counting station's state has no AQI rows).
-        self.by_kind: dict[str, list[AnyRule]] = {
+        self.by_kind: dict[str, list[RuleBase]] = {
             kind: [
                 r
                 for r in self.rules
-                if not isinstance(r, CorrelationRule)
+                if kind_of(r).on_reading is not None
                 and (r.when.kind is None or kind in r.when.kind)
             ]
             for kind in READING_KINDS
@@ -106,15 +90,15 @@ class Engine:
         # What each rule does with a reading and with the watermark, chosen once here rather
         # than by its type on every call; a reading meets only the rules whose filters on its
         # kind and selector (a traffic reading's event) take it (ioc/rules/filters.py).
-        self.on_reading: Dispatch[tuple[_OnReading, AnyRule]] = Dispatch(self._offer)
-        self.on_watermark: dict[str, _OnWatermark] = {
+        self.on_reading: Dispatch[tuple[OnReading, RuleBase]] = Dispatch(self._offer)
+        self.on_watermark: dict[str, OnWatermark] = {
             r.id: handler for r in self.rules if (handler := _watermark_handler(r)) is not None
         }
-        # Every rule but a geofence reasons about one sensor at a time, so the state of a
-        # kind without geofences can be kept per sensor; a geofence follows objects across
-        # the cameras of a source, so it needs the source's state whole.
+        # Most rules reason about one sensor at a time, so the state of a reading kind whose
+        # rules all do can be kept per sensor; a rule that follows objects across the cameras
+        # of a source (a geofence) needs the source's state whole.
         self.per_sensor: dict[str, bool] = {
-            kind: not any(isinstance(r, GeofenceRule) for r in rules)
+            kind: not any(kind_of(r).follows_objects for r in rules)
             for kind, rules in self.by_kind.items()
         }
         # Sliding windows over the same readings (the same filters, field, size and grace:
@@ -123,8 +107,9 @@ class Engine:
         self.sliding_rows: dict[str, str] = {}  # rule id → its rows' key in state["rows"]
         self.adds_rows: dict[str, bool] = {}  # rule id → whether it adds the readings
         for rule in self.rules:
-            if isinstance(rule, WindowRule) and rule.window.type == "sliding":
-                key = _rows_key(rule)
+            shared_rows = kind_of(rule).shared_rows
+            key = shared_rows(rule) if shared_rows is not None else None
+            if key is not None:
                 self.adds_rows[rule.id] = key not in self.sliding_rows.values()
                 self.sliding_rows[rule.id] = key
 
@@ -165,13 +150,16 @@ class Engine:
             correlate(ctx, self.correlations, list(ctx.alerts))
         return self._stamp(ctx.state), ctx.alerts
 
-    def _offer(self, kind: str, selector: str | None, value: Any) -> list[tuple[_OnReading, Any]]:
+    def _offer(self, kind: str, selector: str | None, value: Any) -> list[tuple[OnReading, Any]]:
+        """What each rule does with a reading of this kind and selector: the kind's handler
+        for readings whose filters named in `decided` have been checked here."""
         decided = frozenset(("kind", selector or "kind"))
-        return [
-            (_reading_handler(rule, decided), rule)
-            for rule in self.by_kind[kind]
-            if takes(rule.when, selector, value)
-        ]
+        offered: list[tuple[OnReading, Any]] = []
+        for rule in self.by_kind[kind]:
+            on_reading = kind_of(rule).on_reading
+            if on_reading is not None and takes(rule.when, selector, value):
+                offered.append((on_reading(rule, decided), rule))
+        return offered
 
     def advance(self, state: EngineState, until: datetime) -> tuple[EngineState, list[Alert]]:
         """Move the watermark without readings (a quiet stream still closes its windows)."""
@@ -260,321 +248,10 @@ class Engine:
         state["wake_of"] = self.epoch
 
 
-_OnReading = Callable[[Context, Any, Placed, float], None]
-# A watermark handler returns the earliest event time it has something to do again (None:
-# nothing until a reading comes); the pass keeps the earliest of them as the state's "wake".
-_OnWatermark = Callable[[Context, Any, float], float | None]
+def _watermark_handler(rule: RuleBase) -> OnWatermark | None:
+    on_watermark = kind_of(rule).on_watermark
+    return on_watermark(rule) if on_watermark is not None else None
 
 
-def _reading_handler(rule: AnyRule, decided: frozenset[str]) -> _OnReading:
-    """What the rule does with a reading whose filters named in `decided` have been checked."""
-    if isinstance(rule, GeofenceRule):
-        # Zone filters decide what is inside, not whether the reading counts.
-        return _filtered(predicate(rule.when, zone_filters=False, decided=decided), _geofence)
-    when = predicate(rule.when, decided=decided)
-    if isinstance(rule, AbsenceRule):
-        return _filtered(when, _seen)
-    if isinstance(rule, ThresholdRule):
-        return _filtered(when, _threshold)
-    if isinstance(rule, WindowRule):
-        return _filtered(when, windows.reading_handler(rule))
-    if isinstance(rule, RateOfChangeRule):
-        return _filtered(when, _rate_of_change)
-    raise TypeError(f"no reading handler for {type(rule).__name__}")  # correlation: not here
-
-
-def _filtered(when: Predicate | None, handle: _OnReading) -> _OnReading:
-    """The handler, for the readings the rule's filters let through (None: all of them)."""
-    if when is None:
-        return handle
-
-    def on_reading(ctx: Context, rule: Any, placed: Placed, t: float) -> None:
-        if when(placed):
-            handle(ctx, rule, placed, t)
-
-    return on_reading
-
-
-def _watermark_handler(rule: AnyRule) -> _OnWatermark | None:
-    if isinstance(rule, WindowRule):
-        return windows.on_watermark
-    if isinstance(rule, AbsenceRule):
-        return _silent
-    if isinstance(rule, GeofenceRule):
-        return _forget
-    if isinstance(rule, ThresholdRule) and rule.field in EVENT_FIELDS:
-        return _quiet_again
-    return None
-
-
-def _rows_key(rule: WindowRule) -> str:
-    """What a sliding window's rows depend on: the readings let through and what is kept."""
-    w = rule.window
-    when = rule.when.model_dump(mode="json")
-    return content_digest({"when": when, "field": w.field, "size": w.size_s, "grace": w.grace_s})
-
-
-def rule_digest(rule: AnyRule) -> str:
+def rule_digest(rule: RuleBase) -> str:
     return content_digest(rule.model_dump(mode="json", by_alias=True))
-
-
-def _threshold(ctx: Context, rule: ThresholdRule, placed: Placed, t: float) -> None:
-    value = usable(ctx, placed, rule.field)
-    if value is None:
-        return
-    if rule.field in EVENT_FIELDS:
-        # An event (an accident, a detection) fires once per cooldown; it resolves only after
-        # `clear.after` without another one (or by an operator, on the incident).
-        if rule.condition.holds(value):
-            what = getattr(placed.reading, rule.field)
-            evidence = [evidence_of(placed, rule.field, what)]
-            _once(ctx, rule, placed.sensor_id, t, placed, evidence, resolvable=True)
-        return
-    cleared = rule.clear.condition.holds(value) if rule.clear.condition is not None else True
-    observe(
-        ctx,
-        rule,
-        placed.sensor_id,
-        rule.condition.holds(value),
-        t,
-        placed,
-        lambda: [evidence_of(placed, rule.field, value)],
-        cleared=cleared,
-    )
-
-
-def _quiet_again(ctx: Context, rule: ThresholdRule, watermark: float) -> float | None:
-    clear_s = rule.clear.after.total_seconds()
-    if clear_s <= 0:
-        return None
-    wake = None
-    for subject, entry in ctx.rule_state(rule).items():
-        status = Status.from_record(entry.get("status"))
-        if not status.firing or status.last_fired is None:
-            continue
-        if watermark - status.last_fired >= clear_s:
-            episode = status.episode
-            status.firing_since = None
-            ctx.raise_alert(
-                rule, subject, "resolve", watermark, episode, None, [], **last_place(entry)
-            )
-            entry["status"] = status.to_record()
-        else:
-            wake = sooner(wake, status.last_fired + clear_s)
-    return wake
-
-
-# --- absence ----------------------------------------------------------------------------------
-
-
-def _seen(ctx: Context, rule: AbsenceRule, placed: Placed, t: float) -> None:
-    entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
-    seen = entry.get("seen")
-    if seen is not None and t - seen > rule.after.total_seconds():
-        # A gap inside one batch: the silence is found when the sensor speaks again, and
-        # raised (then cleared) just as the watermark check would have between batches.
-        _silent(ctx, rule, t, only=placed.sensor_id)
-    if seen is None or t > seen:
-        entry["seen"] = t
-    remember_place(entry, placed)
-    status = Status.from_record(entry.get("status"))
-    if status.firing:
-        episode = status.episode
-        transition = status.observe(
-            False, t, hold_s=0, cooldown_s=0, clear_s=rule.clear.after.total_seconds()
-        )
-        if transition == "resolve":
-            ctx.raise_alert(
-                rule,
-                placed.sensor_id,
-                "resolve",
-                t,
-                episode,
-                placed,
-                [evidence_of(placed, "last_seen", placed.ts.isoformat())],
-            )
-        entry["status"] = status.to_record()
-    # Due again `after` the latest reading, also when this one was older or resolved a silence.
-    ctx.wake_at(entry["seen"] + rule.after.total_seconds())
-
-
-def _silent(
-    ctx: Context, rule: AbsenceRule, watermark: float, only: str | None = None
-) -> float | None:
-    after = rule.after.total_seconds()
-    wake = None
-    for sensor_id, entry in ctx.rule_state(rule).items():
-        if only is not None and sensor_id != only:
-            continue
-        seen = entry.get("seen")
-        if seen is None:
-            continue
-        status = Status.from_record(entry.get("status"))
-        if status.firing:
-            continue  # until the sensor speaks again
-        wake = sooner(wake, seen + after)  # due again while it has not fired (a hold may wait)
-        if watermark - seen <= after:
-            continue
-        # The sensor went silent at seen + after: that is the alert's event time.
-        t = seen + after
-        transition = status.observe(
-            True,
-            t,
-            hold_s=rule.hold.total_seconds(),
-            cooldown_s=rule.cooldown.total_seconds(),
-            clear_s=0,
-        )
-        if transition == "fire":
-            ctx.raise_alert(
-                rule,
-                sensor_id,
-                "fire",
-                t,
-                t,
-                None,
-                [
-                    Evidence(
-                        sensor_id=sensor_id,
-                        field="last_seen",
-                        value=utc(seen).isoformat(),
-                        ts=utc(seen),
-                    )
-                ],
-                note=f"silent since {utc(seen).isoformat()}",
-                **last_place(entry),
-            )
-        entry["status"] = status.to_record()
-    return wake
-
-
-# --- rate of change ---------------------------------------------------------------------------
-
-
-def _rate_of_change(ctx: Context, rule: RateOfChangeRule, placed: Placed, t: float) -> None:
-    value = usable(ctx, placed, rule.field)
-    if value is None:
-        return
-    entry = ctx.rule_state(rule).setdefault(placed.sensor_id, {})
-    history: list[list[float]] = entry.setdefault("h", [])
-    history.append([t, value])
-    if len(history) > 1 and t < history[-2][0]:
-        history.sort(key=row_time)
-    over = rule.over.total_seconds()
-    latest = history[-1][0]
-    if history[0][0] < latest - over:
-        del history[: bisect.bisect_left(history, latest - over, key=row_time)]
-    current = history[-1][1]
-    if rule.change.op in (">", ">="):
-        change = current - min(map(row_value, history))
-    elif rule.change.op in ("<", "<="):
-        change = current - max(map(row_value, history))
-    else:
-        change = current - history[0][1]
-    observe(
-        ctx,
-        rule,
-        placed.sensor_id,
-        rule.change.holds(change),
-        latest,
-        placed,
-        lambda: [evidence_of(placed, f"{rule.field} change over {int(over)}s", round(change, 3))],
-    )
-
-
-# --- geofence ---------------------------------------------------------------------------------
-
-
-def _object_of(rule: GeofenceRule, placed: Placed) -> str | None:
-    value = getattr(placed.reading, rule.object, None)
-    return value if isinstance(value, str) else None
-
-
-def _geofence(ctx: Context, rule: GeofenceRule, placed: Placed, t: float) -> None:
-    obj = _object_of(rule, placed)
-    if obj is None:
-        return
-    states = ctx.rule_state(rule)
-    entry = states.setdefault(f"{rule.object}:{obj}", {"in": {}, "seen": t})
-    if t < entry["seen"]:
-        ctx.count("late_geofence")  # positions out of order would invent enters and exits
-        return
-    entry["seen"] = t
-    ctx.wake_at(t + rule.expire.total_seconds())
-    now_in = set(zones_matching(rule.when, placed))
-    before: dict[str, float] = entry["in"]
-    entered = sorted(now_in - set(before))
-    left = sorted(set(before) - now_in)
-    evidence = [evidence_of(placed, rule.object, obj)]
-    for zone in entered:
-        before[zone] = t
-    for zone in left:
-        del before[zone]
-    subject = f"{rule.object}:{obj}"
-    if rule.event in ("enter", "exit"):
-        for zone in entered if rule.event == "enter" else left:
-            _once(ctx, rule, f"{subject}@{zone}", t, placed, evidence)
-        return
-    hold = rule.hold.total_seconds()
-    if rule.event == "dwell" and rule.dwell is not None:
-        hold = max(hold, rule.dwell.total_seconds())
-    for zone in sorted(now_in):
-        observe(ctx, rule, f"{subject}@{zone}", True, t, placed, evidence, hold_s=hold)
-    for zone in left:
-        observe(ctx, rule, f"{subject}@{zone}", False, t, placed, evidence, hold_s=hold)
-
-
-def _once(
-    ctx: Context,
-    rule: AnyRule,
-    subject: str,
-    t: float,
-    placed: Placed,
-    evidence: list[Evidence],
-    *,
-    resolvable: bool = False,
-) -> None:
-    """A one-shot alert. `resolvable` ones stay firing until `_quiet_again` resolves them,
-    at the place they were raised."""
-    entry = ctx.rule_state(rule).setdefault(subject, {})
-    status = Status.from_record(entry.get("status"))
-    if status.once(t, rule.cooldown.total_seconds()):
-        if resolvable:
-            status.firing_since = t
-            remember_place(entry, placed)
-            ctx.wake_at(t + rule.clear.after.total_seconds())
-        ctx.raise_alert(rule, subject, "fire", t, t, placed, evidence)
-    entry["status"] = status.to_record()
-
-
-def _forget(ctx: Context, rule: GeofenceRule, watermark: float) -> float | None:
-    states = ctx.rule_state(rule)
-    expire = rule.expire.total_seconds()
-    gone = []
-    wake = None
-    for key, entry in states.items():
-        if "in" not in entry:
-            continue
-        if watermark - entry["seen"] > expire:
-            gone.append(key)
-        else:
-            wake = sooner(wake, entry["seen"] + expire)
-    for key in gone:
-        entry = states.pop(key)
-        for zone in entry["in"]:
-            inside = states.get(f"{key}@{zone}")
-            if inside is None:
-                continue
-            status = Status.from_record(inside.get("status"))
-            if status.firing:
-                ctx.raise_alert(
-                    rule,
-                    f"{key}@{zone}",
-                    "resolve",
-                    watermark,
-                    status.episode,
-                    None,
-                    [],
-                    note="object not seen any more",
-                )
-            states.pop(f"{key}@{zone}", None)
-    return wake

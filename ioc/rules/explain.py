@@ -5,21 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ioc.durations import format_duration
-from ioc.rules.model import (
-    AbsenceRule,
-    AnyRule,
-    CorrelationRule,
-    GeofenceRule,
-    RateOfChangeRule,
-    ThresholdRule,
-    When,
-    WindowRule,
-)
+from ioc.rules.kinds import kind_of
+from ioc.rules.model import RuleBase, When
 
 
-def explain(rule: AnyRule) -> tuple[str, str]:
+def explain(rule: RuleBase) -> tuple[str, str]:
     """(what the rule watches, what it raises and how that alert lives)."""
-    watch = [_what(rule)]
+    watch = [kind_of(rule).describe(rule)]
     scope = _scope(rule.when)
     if scope:
         watch.append(scope)
@@ -34,39 +26,6 @@ def explain(rule: AnyRule) -> tuple[str, str]:
     if not rule.enabled:
         outcome.append("disabled")
     return ", ".join(watch), "; ".join(outcome)
-
-
-def _what(rule: AnyRule) -> str:
-    if isinstance(rule, ThresholdRule):
-        if rule.field in ("event", "analytic"):
-            return f"each {rule.field} reported"
-        return f"{rule.field} {rule.condition}"
-    if isinstance(rule, WindowRule):
-        w = rule.window
-        shape = f"{w.type} {format_duration(w.size)}"
-        if w.hop is not None:
-            shape += f" every {format_duration(w.hop)}"
-        return (
-            f"{w.agg} of {w.field} over a {shape} window {rule.condition} "
-            f"(late readings count for {format_duration(w.grace)})"
-        )
-    if isinstance(rule, GeofenceRule):
-        if rule.event == "dwell" and rule.dwell is not None:
-            event = f"stays {format_duration(rule.dwell)} in"
-        else:
-            event = {"enter": "enters", "exit": "leaves", "inside": "is inside"}[rule.event]
-        return f"a {rule.object} {event} a zone"
-    if isinstance(rule, AbsenceRule):
-        return f"a sensor silent for more than {format_duration(rule.after)} (offline)"
-    if isinstance(rule, RateOfChangeRule):
-        return f"{rule.field} changes {rule.change} within {format_duration(rule.over)}"
-    if isinstance(rule, CorrelationRule):
-        which = " and ".join(rule.rules) if rule.distinct_rules else " or ".join(rule.rules)
-        return (
-            f"{rule.count} alerts of {which} within {rule.radius_m:g} m "
-            f"and {format_duration(rule.within)}"
-        )
-    raise TypeError(type(rule))
 
 
 def _scope(when: When) -> str:
@@ -92,7 +51,7 @@ def _scope(when: When) -> str:
     return ("on " + ", ".join(bits)) if bits else ""
 
 
-def _clear(rule: AnyRule) -> str:
+def _clear(rule: RuleBase) -> str:
     after, condition = rule.clear.after, rule.clear.condition
     if after <= timedelta(0) and condition is None:
         return ""

@@ -14,7 +14,9 @@ import yaml
 from pydantic import ValidationError
 
 from ioc.digest import content_digest
-from ioc.rules.model import RULE_MODELS, RULE_TYPES, AnyRule, RuleFile
+from ioc.rules.kinds import RULE_MODELS, RULE_TYPES
+from ioc.rules.model import RuleBase
+from ioc.rules.rule_file import RuleFile
 
 DEFAULT_RULES = "lam-dong.yaml"
 
@@ -29,19 +31,19 @@ class RuleError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    rules: tuple[AnyRule, ...]
+    rules: tuple[RuleBase, ...]
     version: str  # content hash: the same rules, the same version, wherever they are loaded
     name: str
     sources: tuple[str, ...]
 
-    def get(self, rule_id: str) -> AnyRule:
+    def get(self, rule_id: str) -> RuleBase:
         for rule in self.rules:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
 
     @property
-    def enabled(self) -> tuple[AnyRule, ...]:
+    def enabled(self) -> tuple[RuleBase, ...]:
         return tuple(r for r in self.rules if r.enabled)
 
 
@@ -142,7 +144,7 @@ def _untyped(rule: dict[str, Any], message: str) -> str:
     return f"no type, and no kind of rule has the key {', '.join(said)}; {message}"
 
 
-def _ruleset(rules: Sequence[AnyRule], name: str, sources: tuple[str, ...]) -> RuleSet:
+def _ruleset(rules: Sequence[RuleBase], name: str, sources: tuple[str, ...]) -> RuleSet:
     version = content_digest([r.model_dump(mode="json", by_alias=True) for r in rules])
     return RuleSet(tuple(rules), version, name, sources)
 
@@ -172,7 +174,7 @@ def rules_from_texts(texts: Sequence[tuple[str, str]]) -> RuleSet:
     if not texts:
         raise RuleError(["no rule file given"])
     problems: list[str] = []
-    rules: list[AnyRule] = []
+    rules: list[RuleBase] = []
     names = []
     for source, text in texts:
         try:

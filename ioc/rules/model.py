@@ -1,4 +1,5 @@
-"""Rule files: the data analysts write (docs/rules.md), validated before anything runs.
+"""What every rule has, whatever its kind: the data analysts write (docs/rules.md), validated
+before anything runs. Each kind's own keys are in its module under ioc/rules/kinds.
 
 A rule file is YAML: a list of rules, or `{name: …, rules: [...]}`. Every rule has an `id`,
 a bilingual `title`, `when` filters, a `severity` and CAP `category`, and optionally `for`
@@ -23,18 +24,13 @@ import operator
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
-    field_validator,
-    model_validator,
 )
 
 from ioc.durations import Duration
@@ -101,11 +97,11 @@ def _listed(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class When(_Model):
+class When(StrictModel):
     """Which readings a rule looks at; every filter given must match."""
 
     kind: Annotated[list[ReadingKind], BeforeValidator(_listed)] | None = None
@@ -125,7 +121,7 @@ class When(_Model):
     )
 
 
-class Clear(_Model):
+class Clear(StrictModel):
     """When a firing alert resolves itself."""
 
     after: Duration = Field(
@@ -136,7 +132,8 @@ class Clear(_Model):
     )
 
 
-class RuleBase(_Model):
+class RuleBase(StrictModel):
+    type: str  # each kind's model narrows it to its name (ioc/rules/kinds)
     id: Slug
     title: Text
     description: Text | None = None
@@ -185,179 +182,3 @@ def _known_field(value: str) -> str:
 
 
 FieldName = Annotated[str, BeforeValidator(lambda v: _known_field(v) if isinstance(v, str) else v)]
-
-
-class ThresholdRule(RuleBase):
-    type: Literal["threshold"] = "threshold"
-    field: FieldName
-    condition: ConditionText
-
-
-class Window(_Model):
-    type: Literal["tumbling", "hopping", "sliding"]
-    size: Duration
-    hop: Duration | None = None
-    agg: Literal["mean", "min", "max", "sum", "count"]
-    field: FieldName
-    grace: Duration = Field(
-        default=timedelta(minutes=2),
-        description="how late a reading may come and still count; later ones are counted",
-    )
-
-    # In seconds, as the engine reasons (event times are epoch seconds): asked per reading.
-    @cached_property
-    def size_s(self) -> float:
-        return self.size.total_seconds()
-
-    @cached_property
-    def hop_s(self) -> float:
-        """The distance between window starts: the size, but for a hopping window."""
-        return (self.hop or self.size).total_seconds()
-
-    @cached_property
-    def grace_s(self) -> float:
-        return self.grace.total_seconds()
-
-    @model_validator(mode="after")
-    def _shape(self) -> Window:
-        if self.size <= timedelta(0):
-            raise ValueError("window size must be positive")
-        if self.type == "hopping":
-            if self.hop is None:
-                raise ValueError("a hopping window needs hop (e.g. hop: 5m)")
-            if not timedelta(0) < self.hop <= self.size:
-                raise ValueError("hop must be positive and at most the window size")
-        elif self.hop is not None:
-            raise ValueError(f"hop is for hopping windows, not {self.type}")
-        if self.size > timedelta(days=7):
-            raise ValueError("window size is at most 7d")
-        return self
-
-
-class WindowRule(RuleBase):
-    type: Literal["window"] = "window"
-    window: Window
-    condition: ConditionText
-
-
-class GeofenceRule(RuleBase):
-    type: Literal["geofence"] = "geofence"
-    object: Literal["track_id", "plate"] = "track_id"
-    event: Literal["enter", "exit", "inside", "dwell"]
-    dwell: Duration | None = None
-    expire: Duration = Field(
-        default=timedelta(minutes=30),
-        description="an object not seen this long is forgotten (no exit is inferred)",
-    )
-
-    @model_validator(mode="after")
-    def _dwell(self) -> GeofenceRule:
-        if self.event == "dwell" and (self.dwell is None or self.dwell <= timedelta(0)):
-            raise ValueError("a dwell rule needs dwell: a positive duration (e.g. 5m)")
-        if self.event != "dwell" and self.dwell is not None:
-            raise ValueError("dwell is only for event: dwell")
-        if self.when.zone_kind is None and self.when.zones is None:
-            raise ValueError("a geofence rule needs when.zone_kind or when.zones")
-        return self
-
-    @property
-    def subject_kind(self) -> str:
-        return self.object
-
-
-class AbsenceRule(RuleBase):
-    type: Literal["absence"] = "absence"
-    after: Duration
-
-    @field_validator("after")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("after must be positive")
-        return value
-
-
-class RateOfChangeRule(RuleBase):
-    type: Literal["rate_of_change"] = "rate_of_change"
-    field: FieldName
-    change: ConditionText
-    over: Duration
-
-
-class CorrelationRule(RuleBase):
-    type: Literal["correlation"] = "correlation"
-    rules: list[Slug] = Field(min_length=1)
-    count: int = Field(default=2, ge=2, le=100, description="alerts needed (k)")
-    distinct_rules: bool = Field(default=True, description="the k alerts come from k rules")
-    within: Duration
-    radius_m: float = Field(gt=0, le=100_000)
-
-    @property
-    def subject_kind(self) -> str:
-        return "place"
-
-
-def _rule_type(value: Any) -> str | None:
-    if isinstance(value, BaseModel):
-        return getattr(value, "type", None)
-    if not isinstance(value, dict):
-        return None
-    if "type" in value:
-        return value["type"] if isinstance(value["type"], str) else None
-    if "window" in value:
-        return "window"
-    if "field" in value and "condition" in value:
-        return "threshold"
-    return None
-
-
-RULE_TYPES = ("threshold", "window", "geofence", "absence", "rate_of_change", "correlation")
-
-Rule = Annotated[
-    Annotated[ThresholdRule, Tag("threshold")]
-    | Annotated[WindowRule, Tag("window")]
-    | Annotated[GeofenceRule, Tag("geofence")]
-    | Annotated[AbsenceRule, Tag("absence")]
-    | Annotated[RateOfChangeRule, Tag("rate_of_change")]
-    | Annotated[CorrelationRule, Tag("correlation")],
-    Discriminator(
-        _rule_type,
-        custom_error_type="rule_type",
-        custom_error_message=f"type must be one of {', '.join(RULE_TYPES)}",
-    ),
-]
-AnyRule = (
-    ThresholdRule | WindowRule | GeofenceRule | AbsenceRule | RateOfChangeRule | CorrelationRule
-)
-RULE_MODELS = (
-    ThresholdRule,
-    WindowRule,
-    GeofenceRule,
-    AbsenceRule,
-    RateOfChangeRule,
-    CorrelationRule,
-)
-
-
-class RuleFile(_Model):
-    name: str = Field(default="rules", max_length=100)
-    description: str | None = None
-    rules: list[Rule]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RuleFile:
-        seen: set[str] = set()
-        for rule in self.rules:
-            if rule.id in seen:
-                raise ValueError(f"rule id {rule.id!r} is used twice")
-            seen.add(rule.id)
-        for rule in self.rules:
-            if isinstance(rule, CorrelationRule):
-                missing = [r for r in rule.rules if r not in seen]
-                if missing:
-                    raise ValueError(
-                        f"rule {rule.id}: correlates unknown rule(s) {', '.join(missing)}"
-                    )
-                if rule.id in rule.rules:
-                    raise ValueError(f"rule {rule.id}: a correlation cannot include itself")
-        return self

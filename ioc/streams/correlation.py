@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from ioc.rules.model import CorrelationRule
+from ioc.rules.kinds.correlation import CorrelationRule
 from ioc.schemas.alerts import Alert
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs

@@ -13,8 +13,9 @@ from ioc.geo import ZoneIndex, default_zones
 from ioc.rules.context import matches
 from ioc.rules.engine import Engine
 from ioc.rules.filters import predicate
+from ioc.rules.kinds.geofence import GeofenceRule
 from ioc.rules.loader import default_rules
-from ioc.rules.model import GeofenceRule, When
+from ioc.rules.model import When
 from ioc.rules.values import Placed
 from ioc.schemas import Decoder
 from simulators.generate import Simulation

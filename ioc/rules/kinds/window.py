@@ -1,4 +1,5 @@
-"""Window rules in event time: tumbling, hopping and sliding, with a grace period.
+"""window: `window: {type, size, hop, agg, field, grace}` and `condition`, in event time:
+tumbling, hopping and sliding windows, with a grace period.
 
 Windows are half-open, [start, start + size): a reading exactly on a boundary belongs to the
 window that starts there. Tumbling and hopping windows are aligned to the epoch (a 15-minute
@@ -12,9 +13,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, Literal
 
-from ioc.durations import format_duration
+from pydantic import Field, model_validator
+
+from ioc.digest import content_digest
+from ioc.durations import Duration, format_duration
 from ioc.rules.context import (
     Context,
     observe,
@@ -25,9 +31,59 @@ from ioc.rules.context import (
     usable,
     utc,
 )
-from ioc.rules.model import EVENT_FIELDS, WindowRule
+from ioc.rules.filters import predicate
+from ioc.rules.kinds.base import Kind, OnReading, filtered
+from ioc.rules.model import EVENT_FIELDS, ConditionText, FieldName, RuleBase, StrictModel
 from ioc.rules.values import Placed
 from ioc.schemas.alerts import Evidence
+
+
+class Window(StrictModel):
+    type: Literal["tumbling", "hopping", "sliding"]
+    size: Duration
+    hop: Duration | None = None
+    agg: Literal["mean", "min", "max", "sum", "count"]
+    field: FieldName
+    grace: Duration = Field(
+        default=timedelta(minutes=2),
+        description="how late a reading may come and still count; later ones are counted",
+    )
+
+    # In seconds, as the engine reasons (event times are epoch seconds): asked per reading.
+    @cached_property
+    def size_s(self) -> float:
+        return self.size.total_seconds()
+
+    @cached_property
+    def hop_s(self) -> float:
+        """The distance between window starts: the size, but for a hopping window."""
+        return (self.hop or self.size).total_seconds()
+
+    @cached_property
+    def grace_s(self) -> float:
+        return self.grace.total_seconds()
+
+    @model_validator(mode="after")
+    def _shape(self) -> Window:
+        if self.size <= timedelta(0):
+            raise ValueError("window size must be positive")
+        if self.type == "hopping":
+            if self.hop is None:
+                raise ValueError("a hopping window needs hop (e.g. hop: 5m)")
+            if not timedelta(0) < self.hop <= self.size:
+                raise ValueError("hop must be positive and at most the window size")
+        elif self.hop is not None:
+            raise ValueError(f"hop is for hopping windows, not {self.type}")
+        if self.size > timedelta(days=7):
+            raise ValueError("window size is at most 7d")
+        return self
+
+
+class WindowRule(RuleBase):
+    type: Literal["window"] = "window"
+    window: Window
+    condition: ConditionText
+
 
 MAX_EVIDENCE = 20
 
@@ -287,3 +343,39 @@ def _decide(
 def _late(ctx: Context, rule: WindowRule) -> None:
     ctx.count("late_readings")
     ctx.count(f"late_readings:{rule.id}")
+
+
+def _shared_rows(rule: WindowRule) -> str | None:
+    """What a sliding window's rows depend on: the readings let through and what is kept;
+    None for the other windows, which keep aggregates of their own."""
+    if rule.window.type != "sliding":
+        return None
+    w = rule.window
+    when = rule.when.model_dump(mode="json")
+    return content_digest({"when": when, "field": w.field, "size": w.size_s, "grace": w.grace_s})
+
+
+def _describe(rule: WindowRule) -> str:
+    w = rule.window
+    shape = f"{w.type} {format_duration(w.size)}"
+    if w.hop is not None:
+        shape += f" every {format_duration(w.hop)}"
+    return (
+        f"{w.agg} of {w.field} over a {shape} window {rule.condition} "
+        f"(late readings count for {format_duration(w.grace)})"
+    )
+
+
+def _on_reading(rule: WindowRule, decided: frozenset[str]) -> OnReading:
+    return filtered(predicate(rule.when, decided=decided), reading_handler(rule))
+
+
+KIND = Kind(
+    name="window",
+    model=WindowRule,
+    describe=_describe,
+    on_reading=_on_reading,
+    on_watermark=lambda rule: on_watermark,
+    implied_by=lambda keys: "window" in keys,
+    shared_rows=_shared_rows,
+)

@@ -1,4 +1,5 @@
-"""Correlation rules: k alerts of given rules within r metres and t seconds → one alert.
+"""correlation: `rules`, `count`, `within`, `radius_m`: k alerts of given rules within r
+metres and t seconds → one alert.
 
 Runs over alerts, not readings: in a worker it sees the alerts of the sources it owns, and
 the pipeline repartitions alerts by place before this stage so that neighbours meet.
@@ -7,12 +8,30 @@ the pipeline repartitions alerts by place before this stage so that neighbours m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from ioc.durations import Duration, format_duration
 from ioc.geo.distance import distance_m
 from ioc.rules.context import Context, utc
-from ioc.rules.model import CorrelationRule
+from ioc.rules.kinds.base import Kind
+from ioc.rules.model import RuleBase
 from ioc.schemas.alerts import Alert, Evidence
+from ioc.schemas.common import Slug
+
+
+class CorrelationRule(RuleBase):
+    type: Literal["correlation"] = "correlation"
+    rules: list[Slug] = Field(min_length=1)
+    count: int = Field(default=2, ge=2, le=100, description="alerts needed (k)")
+    distinct_rules: bool = Field(default=True, description="the k alerts come from k rules")
+    within: Duration
+    radius_m: float = Field(gt=0, le=100_000)
+
+    @property
+    def subject_kind(self) -> str:
+        return "place"
 
 
 def correlate(
@@ -86,3 +105,20 @@ def _consider(ctx: Context, rule: CorrelationRule, alert: Alert, trigger: bool) 
         zones=alert.zones,
         note=f"{len(near)} alerts within {rule.radius_m:g} m",
     )
+
+
+def _describe(rule: CorrelationRule) -> str:
+    which = " and ".join(rule.rules) if rule.distinct_rules else " or ".join(rule.rules)
+    return (
+        f"{rule.count} alerts of {which} within {rule.radius_m:g} m "
+        f"and {format_duration(rule.within)}"
+    )
+
+
+# No reading handler: a correlation decides on other rules' alerts (Engine.correlate).
+KIND = Kind(
+    name="correlation",
+    model=CorrelationRule,
+    describe=_describe,
+    refers_to=lambda rule: list(rule.rules),
+)
