@@ -22,7 +22,8 @@ from faust.types import StreamT
 
 from ioc.kafka.cluster import Cluster
 from ioc.settings import Settings
-from ioc.streams import faust_patches, gc_tuning
+from ioc.streams.faust import gc_tuning
+from ioc.streams.faust import patches as faust_patches
 
 
 def main() -> None:
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument(
         "--as-worker",
         action="store_true",
-        help="run Faust as `ioc worker` does: its patches (ioc/streams/faust_patches.py) with "
+        help="run Faust as `ioc worker` does: its patches (ioc/streams/faust/patches.py) with "
         "the default IOC_FETCH_MAX_WAIT_MS, and its garbage collector thresholds",
     )
     args = parser.parse_args()

@@ -14,7 +14,7 @@ of them), the best CPU time of each kept:
   messages), with the default zones and rule pack, state kept in memory and serialised once
   per batch as the changelog does (orjson), the collector set as the worker sets it;
 - stage+st: the same with the sensor statuses the worker publishes for the console
-  (ioc/streams/sensor_status.py, every 30 s per source), paced by the data's event time as
+  (ioc/streams/stages/sensor_status.py, every 30 s per source), paced by the data's event time as
   the worker is by the wall clock in real time: "stage+st ÷ stage" is their cost;
 - stage-dedup: the stage without its duplicate check (ioc/rules/duplicates.py, patched out
   for the run): its "÷stage" above 1 is the check's cost.
@@ -49,9 +49,9 @@ from ioc.schemas.common import utcnow
 from ioc.streams import gc_tuning
 from ioc.streams.app import READINGS_BATCH
 from ioc.streams.metrics import Metrics
-from ioc.streams.readings import ReadingsStage
 from ioc.streams.rulebook import Rulebook
-from ioc.streams.sensor_status import SensorStatusTracker
+from ioc.streams.stages.readings import ReadingsStage
+from ioc.streams.stages.sensor_status import SensorStatusTracker
 
 PARTITIONS = 4
 

@@ -36,7 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.bridge.forward import Forwarder, Origin, now
 from ioc.bridge.metrics import BridgeMetrics
-from ioc.bridge.paho_reads import BufferedClient
+from ioc.bridge.paho_reads import BufferedClient, shown_topic
 from ioc.bridge.routing import Routed, Router, Template
 
 log = logging.getLogger("ioc.bridge.mqtt")
@@ -215,10 +215,7 @@ class MqttBridge:
         self._received.inc()
         # Room for one more in flight; with MQTT 5 the broker never sends past the bound.
         self._slots.acquire()
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:
-            topic = message._topic.decode("utf-8", "replace")  # shown in the dead letter
+        topic = shown_topic(message)
         origin = Origin(f"{self.options.url}/{topic}", now())
         payload = bytes(message.payload)
         routed = self.router.route_mqtt(topic, payload, origin.received_at)

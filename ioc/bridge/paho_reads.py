@@ -7,10 +7,11 @@ system calls for every message a device sends, which made paho itself the bridge
 slices of it, then lets paho read again while whole packets are left in that buffer (the
 socket would not wake `select` for them: they were already read from it).
 
-It overrides two of paho's private methods, `_sock_recv` and the loop's `loop_read`: the
-only place in `ioc` that does. tests/integration/bridge/test_paho.py checks their behaviour against
-paho's own parser, and `paho-mqtt` is pinned below its next major version in
-pyproject.toml; revisit this module when upgrading it.
+It overrides two of paho's private methods, `_sock_recv` and the loop's `loop_read`, and
+reads a message's raw topic: the only place in `ioc` that touches paho's privates.
+tests/integration/bridge/test_paho.py checks their behaviour against paho's own parser, and
+`paho-mqtt` is pinned below its next major version in pyproject.toml; revisit this module
+when upgrading it.
 """
 
 from __future__ import annotations
@@ -52,3 +53,13 @@ class BufferedClient(paho.Client):
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self.buffered():
             rc = super().loop_read(max_packets)
         return rc
+
+
+def shown_topic(message: paho.MQTTMessage) -> str:
+    """The message's topic; one that is not UTF-8 (a device's bug) with its bad bytes
+    replaced, to be shown in the dead letter: paho's `topic` raises on it."""
+    try:
+        return message.topic
+    except UnicodeDecodeError:
+        raw: bytes = message._topic
+        return raw.decode("utf-8", "replace")

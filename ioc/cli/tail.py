@@ -8,13 +8,14 @@ import signal
 import sys
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from ioc.cli.common import CommandError, connect, settings_from
 from ioc.cli.lines import alert_line, deadletter_line, incident_line, out, use_colour
 from ioc.districts import DISTRICT_SLUGS
+from ioc.kafka.admin import topic_partitions
 from ioc.kafka.cluster import Cluster
 from ioc.kafka.topics import ALERTS, DEADLETTER, INCIDENTS
 from ioc.schemas.alerts import SEVERITY_RANK, Alert
@@ -104,11 +105,9 @@ async def _follow(
     shown = 0
     try:
         await consumer.start()
-        await consumer._client.force_metadata_update()
-        parts = sorted(consumer.partitions_for_topic(topic) or ())
-        if not parts:
+        tps = await topic_partitions(consumer, topic)
+        if not tps:
             raise CommandError(f"topic {topic} does not exist yet (no worker has run?)")
-        tps = [TopicPartition(topic, p) for p in parts]
         consumer.assign(tps)
         if args.from_beginning:
             await consumer.seek_to_beginning(*tps)

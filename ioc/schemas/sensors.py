@@ -2,7 +2,7 @@
 the console's map: where each is, when it was last heard, whether it is trusted, its latest
 values and, for an air station, its VN_AQI with the band's official colour. One message per
 source (key: source_id) holds every sensor of that source with its latest reading as the
-worker read it (ioc/streams/sensor_status.py); `SensorStatus` is what the console shows."""
+worker read it (ioc/streams/stages/sensor_status.py); `SensorStatus` is what the console shows."""
 
 from __future__ import annotations
 

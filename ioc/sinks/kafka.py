@@ -17,7 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from ioc.kafka.admin import at_fetched_end
+from ioc.kafka.admin import at_fetched_end, topic_partitions
 from ioc.kafka.cluster import Cluster
 from ioc.schemas.incidents import Incident
 from ioc.sinks.base import SinkError
@@ -53,11 +53,10 @@ class DistrictTopicsSink:
         try:
             await self._producer.start()
             await self._consumer.start()
-            await self._consumer._client.force_metadata_update()
             tps = [
-                TopicPartition(t, p)
+                tp
                 for t in self.topics.values()
-                for p in sorted(self._consumer.partitions_for_topic(t) or {0})
+                for tp in await topic_partitions(self._consumer, t) or [TopicPartition(t, 0)]
             ]
             self._consumer.assign(tps)
             await self._consumer.seek_to_beginning(*tps)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ioc.cap import ZoneNames
     from ioc.kafka.cluster import Cluster
     from ioc.sinks.base import Sink
-    from ioc.sinks.webhook import Park
+    from ioc.sinks.webhook.sink import Park
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def _cap(url: str, ctx: SinkContext) -> Sink:
 
 
 def _webhook(url: str, ctx: SinkContext) -> Sink:
-    from ioc.sinks.webhook import WebhookSink
+    from ioc.sinks.webhook.sink import WebhookSink
 
     if ctx.park is None:
         raise ValueError("a webhook sink needs the retry topic to park deliveries on")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -33,21 +32,21 @@ from ioc.schemas.commands import Command
 from ioc.schemas.common import utcnow
 from ioc.settings import Settings
 from ioc.sinks.registry import SinkContext, sinks_from_urls
-from ioc.sinks.webhook import Parked
-from ioc.streams import faust_patches
-from ioc.streams.changelog import ChangelogTable
-from ioc.streams.correlation import CorrelationStage
-from ioc.streams.delivery import DeliveryStage
-from ioc.streams.faust_monitor import setup_prometheus
-from ioc.streams.health import ProgressTracker
-from ioc.streams.incidents import SLA_TICK_S, IncidentStage
+from ioc.sinks.webhook.retry import WebhookRetryStage
+from ioc.sinks.webhook.sink import Parked
+from ioc.streams.faust import patches as faust_patches
+from ioc.streams.faust.changelog import ChangelogTable
+from ioc.streams.faust.monitor import setup_prometheus
+from ioc.streams.faust.raw_topics import raw_topic
+from ioc.streams.health import ProgressTracker, health_report
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs, internal_rejection
-from ioc.streams.raw_topics import raw_topic
-from ioc.streams.readings import ReadingsStage
 from ioc.streams.rulebook import Rulebook, follow_rules
-from ioc.streams.sensor_status import SensorStatusTracker
-from ioc.streams.webhook_retry import WebhookRetryStage
+from ioc.streams.stages.correlation import CorrelationStage
+from ioc.streams.stages.delivery import DeliveryStage
+from ioc.streams.stages.incidents import SLA_TICK_S, IncidentStage
+from ioc.streams.stages.readings import ReadingsStage
+from ioc.streams.stages.sensor_status import SensorStatusTracker
 from ioc.streams.write_behind import WriteBehind
 
 STALL_AFTER_SECONDS = 60.0
@@ -288,72 +287,3 @@ def _add_health(app: faust.App, settings: Settings, rulebook: Rulebook) -> None:
             app, tracker, waiting=waiting, rules_ready=rulebook.ready.is_set()
         )
         return self.json(payload, status=200 if ok else 503)
-
-
-def stream_positions(
-    consumer: Any, waiting: frozenset[str]
-) -> dict[str, tuple[Any, int | None, int | None]]:
-    """Per assigned stream partition: (tp, next offset the stream will see, high watermark)."""
-    found: dict[str, tuple[Any, int | None, int | None]] = {}
-    for tp in consumer.assignment():
-        if tp.topic.endswith("-changelog") or tp.topic in waiting:
-            # Changelogs are read at recovery only; parked webhooks wait for their time.
-            continue
-        # Faust keeps no public accessor for these: the last offset read, else the committed one.
-        read = consumer._read_offset.get(tp)
-        position = read + 1 if read is not None else consumer._committed_offset.get(tp)
-        try:
-            highwater = consumer.highwater(tp)
-        except Exception:  # a partition being revoked has no highwater
-            highwater = None
-        found[f"{tp.topic}:{tp.partition}"] = (tp, position, highwater)
-    return found
-
-
-def health_report(
-    app: faust.App,
-    tracker: ProgressTracker,
-    waiting: frozenset[str] = frozenset(),
-    *,
-    rules_ready: bool = True,
-) -> tuple[dict[str, Any], bool]:
-    """Readiness: started, the rule set read, not rebalancing, and no assigned partition
-    stalled with lag."""
-    consumer: Any = app.consumer if app.started else None
-    if consumer is None:
-        return {"status": "starting"}, False
-    tables: Any = app.tables  # the TableManager; its type hides `recovery`
-    if not tables.recovery.completed.is_set():
-        # Started, but not yet through its first assignment (a worker is "ok" with no
-        # partitions only once the group has given it none).
-        return {"status": "joining"}, False
-    if not rules_ready:
-        # The stages wait until the rules topic has been read (a worker must not evaluate
-        # with a set it is about to replace): joined, but reading nothing yet.
-        return {"status": "loading_rules"}, False
-    if app.rebalancing:
-        return {"status": "rebalancing"}, False
-    found = stream_positions(consumer, waiting)
-    stalled = tracker.observe({k: v[1:] for k, v in found.items()}, time.monotonic())
-    payload = {
-        "status": "stalled" if stalled else "ok",
-        "stalled": stalled,
-        "partitions": tracker.report(),
-    }
-    if stalled:
-        payload["consumer"] = _consumer_state(consumer, [found[name][0] for name in stalled])
-    return payload, not stalled
-
-
-def _consumer_state(consumer: Any, tps: list[Any]) -> dict[str, dict[str, Any]]:
-    """Why a stalled partition is not read, for whoever is on call: Faust's fetch flags."""
-    active = consumer._active_partitions or set()
-    return {
-        f"{tp.topic}:{tp.partition}": {
-            "fetching": tp in active,
-            "paused": tp in consumer._paused_partitions,
-            "buffer_full": tp in consumer._buffered_partitions,
-            "flow_active": bool(consumer.flow_active),
-        }
-        for tp in tps
-    }

@@ -7,7 +7,13 @@ partition with lag has made no progress for `stall_after` seconds.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from ioc.streams.faust.consumer import fetch_flags, positions
 
 
 @dataclass(slots=True)
@@ -48,3 +54,38 @@ class ProgressTracker:
             tp: {"position": s.position, "highwater": s.highwater, "lag": s.lag}
             for tp, s in sorted(self.partitions.items())
         }
+
+
+def health_report(
+    app: faust.App,
+    tracker: ProgressTracker,
+    waiting: frozenset[str] = frozenset(),
+    *,
+    rules_ready: bool = True,
+) -> tuple[dict[str, Any], bool]:
+    """Readiness: started, the rule set read, not rebalancing, and no assigned partition
+    stalled with lag."""
+    consumer: Any = app.consumer if app.started else None
+    if consumer is None:
+        return {"status": "starting"}, False
+    tables: Any = app.tables  # the TableManager; its type hides `recovery`
+    if not tables.recovery.completed.is_set():
+        # Started, but not yet through its first assignment (a worker is "ok" with no
+        # partitions only once the group has given it none).
+        return {"status": "joining"}, False
+    if not rules_ready:
+        # The stages wait until the rules topic has been read (a worker must not evaluate
+        # with a set it is about to replace): joined, but reading nothing yet.
+        return {"status": "loading_rules"}, False
+    if app.rebalancing:
+        return {"status": "rebalancing"}, False
+    found = positions(consumer, waiting)
+    stalled = tracker.observe({k: v[1:] for k, v in found.items()}, time.monotonic())
+    payload = {
+        "status": "stalled" if stalled else "ok",
+        "stalled": stalled,
+        "partitions": tracker.report(),
+    }
+    if stalled:
+        payload["consumer"] = fetch_flags(consumer, [found[name][0] for name in stalled])
+    return payload, not stalled

@@ -15,10 +15,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from ioc.schemas.deadletter import DeadLetter
-from ioc.sinks.webhook import IMMEDIATE_ATTEMPTS, MAX_ATTEMPTS, Parked, WebhookSink
+from ioc.sinks.webhook.retry import WebhookRetryStage
+from ioc.sinks.webhook.sink import IMMEDIATE_ATTEMPTS, MAX_ATTEMPTS, Parked, WebhookSink
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs
-from ioc.streams.webhook_retry import WebhookRetryStage
 from tests.harness.incidents import versions
 
 

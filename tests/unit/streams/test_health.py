@@ -3,8 +3,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from ioc.streams.app import health_report
-from ioc.streams.health import ProgressTracker
+from ioc.streams.health import ProgressTracker, health_report
 
 
 def test_a_partition_with_lag_and_no_progress_stalls() -> None:

@@ -1,4 +1,4 @@
-"""The engine-state table's changelog writes (ioc/streams/changelog.py), against a producer
+"""The engine-state table's changelog writes (ioc/streams/faust/changelog.py), against a producer
 that keeps what it is given: record batches per partition, in order, all delivered or the
 flush kept for the next one."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ioc.streams.changelog import ChangelogTable
+from ioc.streams.faust.changelog import ChangelogTable
 
 
 class _Batch:

@@ -22,11 +22,11 @@ from ioc.rules.offline import run as run_offline
 from ioc.schemas import Decoder
 from ioc.schemas.common import utcnow
 from ioc.settings import Settings
-from ioc.streams import readings as readings_stage
 from ioc.streams.app import create_app
 from ioc.streams.metrics import Metrics
-from ioc.streams.readings import IDLE_TOPIC_S, ReadingsStage
 from ioc.streams.rulebook import Rulebook
+from ioc.streams.stages import readings as readings_stage
+from ioc.streams.stages.readings import IDLE_TOPIC_S, ReadingsStage
 from simulators.generate import Simulation
 from simulators.scenario import load_scenario
 

@@ -39,7 +39,7 @@ from ioc.schemas.readings import AnyReading
 from ioc.streams.metrics import Metrics
 from ioc.streams.outputs import Outputs, internal_rejection
 from ioc.streams.rulebook import Rulebook
-from ioc.streams.sensor_status import SensorStatusTracker
+from ioc.streams.stages.sensor_status import SensorStatusTracker
 
 log = logging.getLogger("ioc.streams")
 

@@ -1,4 +1,4 @@
-"""Faust's consumer as patched (ioc/streams/faust_patches.py): it fetches with a copy of its
+"""Faust's consumer as patched (ioc/streams/faust/patches.py): it fetches with a copy of its
 active partitions, lets the broker hold a fetch only as long as the settings say, and hands a
 message on without a task when the streams have room for it."""
 
@@ -18,8 +18,8 @@ from mode import Service
 from ioc.kafka.cluster import Cluster
 from ioc.kafka.embedded import EmbeddedBroker
 from ioc.settings import Settings
-from ioc.streams import faust_patches
 from ioc.streams.app import create_app
+from ioc.streams.faust import patches as faust_patches
 
 
 class _Event:

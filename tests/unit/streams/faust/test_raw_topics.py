@@ -1,5 +1,5 @@
 """The worker's raw topics make Faust's events from the message's bytes, as Faust's own raw
-serializers do, without a codec lookup (ioc/streams/raw_topics.py)."""
+serializers do, without a codec lookup (ioc/streams/faust/raw_topics.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from ioc.streams.raw_topics import RawSchema, raw_topic
+from ioc.streams.faust.raw_topics import RawSchema, raw_topic
 
 
 def _message(key: bytes | None, value: bytes | None) -> ConsumerMessage:

@@ -1,5 +1,5 @@
 """The worker's Faust sensor exports what Faust's PrometheusMonitor exports, for the same
-messages and events (ioc/streams/faust_monitor.py)."""
+messages and events (ioc/streams/faust/monitor.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
 
-from ioc.streams.faust_monitor import FaustMonitor
+from ioc.streams.faust.monitor import FaustMonitor
 
 
 class _Task:

@@ -14,7 +14,7 @@ from ioc.schemas.alerts import Alert
 from ioc.schemas.common import Text
 from ioc.schemas.readings import EnvironmentReading, TrafficReading
 from ioc.schemas.sensors import SourceStatuses
-from ioc.streams.sensor_status import SensorStatusTracker
+from ioc.streams.stages.sensor_status import SensorStatusTracker
 
 T0 = datetime(2026, 11, 16, 3, 0, tzinfo=UTC)
 INDEX = ZoneIndex(default_zones())

@@ -17,7 +17,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from ioc.schemas.common import utcnow
-from ioc.sinks.webhook import (
+from ioc.sinks.webhook.sink import (
     MAX_ATTEMPTS,
     REQUEST_TIMEOUT_S,
     Park,
