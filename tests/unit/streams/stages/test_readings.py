@@ -29,23 +29,9 @@ from ioc.streams.stages import readings as readings_stage
 from ioc.streams.stages.readings import IDLE_TOPIC_S, ReadingsStage
 from simulators.generate import Simulation
 from simulators.scenario import load_scenario
+from tests.harness.memory import MemoryTable as Table
 
 PARTITIONS = 4
-
-
-class Table(dict[str, Any]):
-    def __init__(self) -> None:
-        super().__init__()
-        self.partitions: dict[str, int] = {}
-        self.unflushed: set[str] = set()
-
-    def put(self, key: str, value: Any, partition: int) -> None:
-        self[key] = value
-        self.partitions[key] = partition
-        self.unflushed.add(key)
-
-    async def flush(self) -> None:
-        self.unflushed.clear()
 
 
 class Outputs:
