@@ -44,9 +44,30 @@ def register(sub: Any) -> None:
         ),
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = actions.add_parser("create", help="create the missing topics")
+    create = actions.add_parser(
+        "create",
+        help="create the missing topics",
+        description=(
+            "Create ioc's topics that are missing, with the partitions, replication and\n"
+            "cleanup policy the settings say; a topic that exists is never changed (one with\n"
+            "other partitions is reported). Run it as an administrator before the workers;\n"
+            "running it again is harmless."
+        ),
+        epilog="Example:\n  IOC_BROKER=kafka://kafka:9092 IOC_PARTITIONS=12 ioc topics create",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     create.set_defaults(run=run_create)
-    describe = actions.add_parser("describe", help="what the cluster holds; exit 1 if it differs")
+    describe = actions.add_parser(
+        "describe",
+        help="what the cluster holds; exit 1 if it differs",
+        description=(
+            "Each topic ioc wants, with what the cluster holds of it: missing, its partitions,\n"
+            "its cleanup policy. Reads only. Exit 0 when every topic is as wanted, 1 when one\n"
+            "is missing or differs (a deployment's readiness check)."
+        ),
+        epilog="Examples:\n  ioc topics describe\n  ioc topics describe --json | jq .problems",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     describe.add_argument("--json", action="store_true", help="one JSON object per topic")
     describe.set_defaults(run=run_describe)
 

@@ -31,7 +31,20 @@ def register(sub: Any) -> None:
     )
     zsub = p.add_subparsers(dest="zones_command", metavar="ACTION", required=True)
 
-    show = zsub.add_parser("show", help="a summary table of the zone set")
+    show = zsub.add_parser(
+        "show",
+        help="a summary table of the zone set",
+        description=(
+            "One line per zone: id, kind, name, the district IOC that owns it, its schedule;\n"
+            "then the zone set's version, which every alert carries (zoneset_version)."
+        ),
+        epilog=(
+            "Examples:\n"
+            "  ioc zones show                          # the zone set in use\n"
+            "  ioc zones show --zones my-zones.geojson --kind restricted"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     show.add_argument("--zones", type=Path, metavar="FILE", help="zone file (default: IOC_ZONES)")
     show.add_argument("--kind", help="only zones of this kind")
     show.set_defaults(run=run_show)
@@ -39,9 +52,17 @@ def register(sub: Any) -> None:
     check = zsub.add_parser(
         "check",
         help="validate a zone file and explain every problem",
-        description="Validate a GeoJSON zone file; exit 0 when usable, 1 with every problem.",
+        description=(
+            "Validate a GeoJSON zone file before workers use it: every problem is named with\n"
+            "its feature and field, not only the first. A self-intersecting polygon is\n"
+            "repaired, with a warning. Exit 0 when the file is usable, 1 otherwise."
+        ),
+        epilog=(
+            "Example:\n  ioc zones check my-zones.geojson && IOC_ZONES=my-zones.geojson ioc worker"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("file", type=Path, metavar="FILE", help="the GeoJSON FeatureCollection")
     check.set_defaults(run=run_check)
 
     locate = zsub.add_parser(

@@ -96,3 +96,12 @@ def test_the_incident_actions_explain_themselves() -> None:
     assert "ioc incidents ack INC-" in ack
     assert "INC-… as `list` shows it" in _help("incidents", "show")
     assert "latest alert first" in _help("incidents", "list")
+
+
+def test_the_zone_and_topic_actions_explain_themselves() -> None:
+    assert "1 otherwise" in _help("zones", "check")
+    assert "ioc zones check" in _help("zones", "check")
+    assert "zoneset_version" in _help("zones", "show")
+    assert "never changed" in _help("topics", "create")
+    assert "ioc topics create" in _help("topics", "create")
+    assert "Reads only" in _help("topics", "describe")
